@@ -1,0 +1,155 @@
+/* cio synchronisation primitives: Event, Lock, Condition, Semaphore,
+ * BoundedSemaphore, Queue — asyncio's, for tasks of one loop.
+ *
+ * They live in caller memory; a zero-initialised object (or *_INIT) is
+ * ready to use, except Queue which needs cio_queue_init.  Waiters are
+ * served in FIFO order.  A waiter that is cancelled or times out leaves no
+ * trace and never swallows a wake-up meant for another waiter: if it had
+ * already been handed the event/lock/permit/item before the cancellation
+ * arrived, the call succeeds and the cancellation is delivered by the
+ * task's next blocking call.  Not thread-safe: use one loop's tasks only.
+ */
+#ifndef CIO_SYNC_H
+#define CIO_SYNC_H
+
+#ifndef CIO_H
+#error "include <cio.h>, not <cio/sync.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Event (asyncio.Event) -------------------------------------------- */
+
+typedef struct cio_event {
+    /* private */
+    cio__node waiters;
+    bool set;
+} cio_event;
+#define CIO_EVENT_INIT {{0, 0}, false}
+
+CIO_EXTERN void cio_event_init(cio_event *e);
+/* Set the flag and wake every waiter. */
+CIO_EXTERN void cio_event_set(cio_event *e);
+CIO_EXTERN void cio_event_clear(cio_event *e);
+CIO_EXTERN bool cio_event_is_set(const cio_event *e);
+/* Wait until set (returns at once if already set). */
+CIO_EXTERN int cio_event_wait(cio_event *e);
+
+/* ---- Lock (asyncio.Lock) ---------------------------------------------- */
+
+typedef struct cio_lock {
+    /* private */
+    cio__node waiters;
+    bool locked;
+} cio_lock;
+#define CIO_LOCK_INIT {{0, 0}, false}
+
+CIO_EXTERN void cio_lock_init(cio_lock *l);
+/* Acquire; FIFO among waiters, no barging past queued waiters. */
+CIO_EXTERN int cio_lock_acquire(cio_lock *l);
+/* Acquire only if free: 0 or -EBUSY. */
+CIO_EXTERN int cio_lock_try_acquire(cio_lock *l);
+/* Release; hands the lock to the first waiter.  CIO_ENOTLOCKED if it is
+ * not locked (asyncio's RuntimeError). */
+CIO_EXTERN int cio_lock_release(cio_lock *l);
+CIO_EXTERN bool cio_lock_locked(const cio_lock *l);
+
+/* ---- Condition (asyncio.Condition) ------------------------------------ */
+
+typedef struct cio_cond {
+    /* private */
+    cio_lock *lock;
+    cio__node waiters;
+} cio_cond;
+#define CIO_COND_INIT(lockp) {(lockp), {0, 0}}
+
+/* lock: the lock this condition uses (must outlive it). */
+CIO_EXTERN void cio_cond_init(cio_cond *c, cio_lock *lock);
+/* Release the lock, wait for a notify, re-acquire the lock.  The lock is
+ * re-acquired before returning even when the wait is cancelled or times
+ * out (as in asyncio).  CIO_ENOTLOCKED if the lock is not held. */
+CIO_EXTERN int cio_cond_wait(cio_cond *c);
+/* Wait until pred(arg) is true (asyncio Condition.wait_for). */
+CIO_EXTERN int cio_cond_wait_for(cio_cond *c, bool (*pred)(void *arg), void *arg);
+/* Wake up to n waiters (notify) / all (notify_all).  CIO_ENOTLOCKED if the
+ * lock is not held. */
+CIO_EXTERN int cio_cond_notify(cio_cond *c, size_t n);
+CIO_EXTERN int cio_cond_notify_all(cio_cond *c);
+
+/* ---- Semaphore, BoundedSemaphore -------------------------------------- */
+
+typedef struct cio_sem {
+    /* private */
+    cio__node waiters;
+    size_t value;
+    size_t bound; /* 0: unbounded */
+} cio_sem;
+#define CIO_SEM_INIT(n) {{0, 0}, (n), 0}
+#define CIO_BOUNDED_SEM_INIT(n) {{0, 0}, (n), (n)}
+
+CIO_EXTERN void cio_sem_init(cio_sem *s, size_t value);
+/* A BoundedSemaphore: releasing above the initial value is CIO_ESEMBOUND. */
+CIO_EXTERN void cio_bounded_sem_init(cio_sem *s, size_t value);
+CIO_EXTERN int cio_sem_acquire(cio_sem *s);
+/* 0 or -EBUSY */
+CIO_EXTERN int cio_sem_try_acquire(cio_sem *s);
+CIO_EXTERN int cio_sem_release(cio_sem *s);
+/* True if acquire would block (asyncio Semaphore.locked). */
+CIO_EXTERN bool cio_sem_locked(const cio_sem *s);
+CIO_EXTERN size_t cio_sem_value(const cio_sem *s);
+
+/* ---- Queue (asyncio.Queue, LifoQueue, PriorityQueue) ------------------ */
+
+enum cio_queue_kind { CIO_QUEUE_FIFO, CIO_QUEUE_LIFO, CIO_QUEUE_PRIORITY };
+
+typedef struct cio_queue {
+    /* private */
+    cio__node getters, putters, joiners;
+    void **items;
+    uint64_t *seqs;   /* priority: insertion order, so equal items stay FIFO */
+    uint64_t next_seq;
+    size_t head, count, cap, maxsize, unfinished;
+    int (*cmp)(const void *a, const void *b);
+    enum cio_queue_kind kind;
+    bool shutdown;
+} cio_queue;
+
+/* maxsize 0 = unbounded.  cmp is required for CIO_QUEUE_PRIORITY (the
+ * smallest item comes out first; equal items in insertion order) and must
+ * be NULL otherwise.  Returns 0, -EINVAL or -ENOMEM. */
+CIO_EXTERN int cio_queue_init(cio_queue *q, enum cio_queue_kind kind, size_t maxsize,
+                              int (*cmp)(const void *a, const void *b));
+/* Free the queue's storage (items are not freed).  No task may be waiting. */
+CIO_EXTERN void cio_queue_destroy(cio_queue *q);
+/* Wait for a free slot, then add item.  CIO_EQUEUESHUTDOWN after shutdown,
+ * -ENOMEM if an unbounded queue cannot grow. */
+CIO_EXTERN int cio_queue_put(cio_queue *q, void *item);
+/* CIO_EQUEUEFULL instead of waiting. */
+CIO_EXTERN int cio_queue_put_nowait(cio_queue *q, void *item);
+/* Wait for an item.  CIO_EQUEUESHUTDOWN once shut down and empty (at once
+ * after an immediate shutdown). */
+CIO_EXTERN int cio_queue_get(cio_queue *q, void **item);
+/* CIO_EQUEUEEMPTY instead of waiting. */
+CIO_EXTERN int cio_queue_get_nowait(cio_queue *q, void **item);
+/* Mark one item taken by get as processed.  -EINVAL if called more times
+ * than items were put (asyncio's ValueError). */
+CIO_EXTERN int cio_queue_task_done(cio_queue *q);
+/* Wait until every item put has been marked done. */
+CIO_EXTERN int cio_queue_join(cio_queue *q);
+/* asyncio 3.13 Queue.shutdown: puts fail from now on, gets fail once the
+ * queue is empty; every blocked putter and getter is woken.  immediate
+ * also discards the queued items (counting them as done, so join
+ * returns) and makes gets fail at once. */
+CIO_EXTERN void cio_queue_shutdown(cio_queue *q, bool immediate);
+CIO_EXTERN size_t cio_queue_size(const cio_queue *q);
+CIO_EXTERN size_t cio_queue_maxsize(const cio_queue *q);
+CIO_EXTERN bool cio_queue_empty(const cio_queue *q);
+CIO_EXTERN bool cio_queue_full(const cio_queue *q);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,168 @@
+/* Cross-file internals of cio: the loop, tasks, timers, waits and I/O
+ * watchers.  Everything here is cio__-prefixed and not installed. */
+#ifndef CIO_INTERNAL_H
+#define CIO_INTERNAL_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cio.h"
+#include "list.h"
+#include "sys.h"
+
+#define cio__likely(x) __builtin_expect(!!(x), 1)
+#define cio__unlikely(x) __builtin_expect(!!(x), 0)
+#define CIO__STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define CIO__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- time -------------------------------------------------------------- */
+
+int64_t cio__clock_ns(void);          /* CLOCK_MONOTONIC now */
+int64_t cio__now(void);               /* the loop's cached time (ns), refreshed each iteration */
+int64_t cio__deadline_after(double seconds); /* now + seconds; INT64_MAX for < 0, inf or nan */
+
+/* ---- timers (intrusive min-heap; equal deadlines fire in FIFO order) --- */
+
+/* Arm t to call t->cb at deadline (monotonic ns) on the current loop.  An
+ * armed timer is re-armed.  Returns 0 or -ENOMEM (heap growth). */
+int cio__timer_start(cio__timer *t, int64_t deadline, void (*cb)(cio__timer *));
+void cio__timer_stop(cio__timer *t);
+static inline bool cio__timer_armed(const cio__timer *t)
+{
+    return t->index != SIZE_MAX && t->cb != NULL;
+}
+static inline void cio__timer_init(cio__timer *t)
+{
+    t->index = SIZE_MAX;
+    t->cb = NULL;
+}
+
+/* ---- suspending and waking tasks --------------------------------------- */
+
+/* 0 if the task may block; -ECANCELED or -ETIMEDOUT if its blocking calls
+ * must fail now (cancellation or an expired scope, unless shielded). */
+int cio__interrupted(const cio_task *t);
+
+/* Suspend the current task until cio__unpark(), or until it is cancelled
+ * or a timeout scope expires.  Returns 0 when unparked, or the interrupt
+ * error; if the task is already interrupted it returns at once without
+ * suspending.  Callers must undo their registration on error. */
+int cio__park(void);
+/* Suspend uninterruptibly (used where the wake-up must be awaited, e.g. a
+ * worker thread holding the task's memory). */
+void cio__park_uninterruptible(void);
+/* Make a parked task runnable; the first wake wins, later ones (including
+ * interrupts) are ignored until it runs.  No-op if t is not parked. */
+void cio__unpark(cio_task *t);
+
+/* A task waiting in a queue of waiters (sync primitives). */
+typedef struct cio__waiter {
+    cio__node node;
+    cio_task *task;
+    intptr_t value; /* set by the waker */
+} cio__waiter;
+
+/* Append the current task to q and park.  Returns 0 when woken by
+ * cio__wake_first/all (w->value holds what the waker passed), or the
+ * interrupt error, in which case w has been removed from q. */
+int cio__wait_on(cio__node *q, cio__waiter *w);
+/* Unlink the first waiter of q, set its value, wake it.  Returns the
+ * waiter, or NULL if q is empty. */
+cio__waiter *cio__wake_first(cio__node *q, intptr_t value);
+void cio__wake_all(cio__node *q, intptr_t value);
+
+/* ---- the loop ------------------------------------------------------------ */
+
+cio_loop *cio__loop(void);      /* the current thread's loop (NULL outside cio_run) */
+cio_task *cio__current(void);   /* the running task (NULL in loop context) */
+
+/* Run fn(arg) in loop context on the next iteration (from the loop thread). */
+int cio__call_soon(void (*fn)(void *), void *arg);
+
+/* ---- I/O watchers -------------------------------------------------------- */
+
+enum { CIO__IO_READ = 1, CIO__IO_WRITE = 2 };
+
+/* One registered fd.  Readiness is edge-triggered from the user's point of
+ * view: try the syscall first, and wait only after EAGAIN. */
+typedef struct cio__io {
+    int fd;
+    uint32_t interest;   /* backend-private registration state */
+    int poll_index;      /* backend-private (poll) */
+    cio_task *reader;    /* task parked waiting for readability */
+    cio_task *writer;    /* task parked waiting for writability */
+    int error;           /* EPOLLERR/HUP seen */
+    bool hup;
+} cio__io;
+
+/* Register fd with the loop's backend.  Returns 0, -ENOMEM, -EBADF... */
+int cio__io_open(cio__io *io, int fd);
+/* Deregister (does not close fd).  Parked waiters are woken with -EBADF. */
+void cio__io_close(cio__io *io);
+/* Park until fd is ready in direction dir (CIO__IO_READ/WRITE).  Returns
+ * 0, -EEXIST (another task waits in that direction), or an interrupt. */
+int cio__io_wait(cio__io *io, int dir);
+
+/* Backend operations: a small seam so epoll, poll and later io_uring
+ * plug in the same way. */
+typedef struct cio__backend {
+    const char *name;
+    int (*init)(cio_loop *loop);
+    void (*term)(cio_loop *loop);
+    int (*add)(cio_loop *loop, cio__io *io);
+    void (*del)(cio_loop *loop, cio__io *io);
+    /* interest changed: io->reader/writer tell which directions are wanted */
+    int (*update)(cio_loop *loop, cio__io *io);
+    /* wait at most timeout_ns (-1 forever, 0 poll) and wake ready waiters */
+    int (*poll)(cio_loop *loop, int64_t timeout_ns);
+} cio__backend;
+
+extern const cio__backend cio__backend_epoll;
+extern const cio__backend cio__backend_poll;
+
+/* Called by backends for each ready fd. */
+void cio__io_ready(cio__io *io, bool readable, bool writable, bool error);
+void *cio__loop_backend_data(cio_loop *loop);
+void cio__loop_set_backend_data(cio_loop *loop, void *data);
+
+/* ---- cross-thread wake-ups and the thread pool ----------------------- */
+
+/* Loop-side initialisation of the threadsafe queue (eventfd). */
+int cio__async_init(cio_loop *loop);
+void cio__async_term(cio_loop *loop);
+/* Ensure the loop keeps running while work from other threads is due. */
+void cio__loop_ref(cio_loop *loop);
+void cio__loop_unref(cio_loop *loop);
+
+/* Run fn(arg) on a pool worker, waiting as cio_to_thread does; dns selects
+ * the name-resolution share of the pool. */
+int cio__to_thread(intptr_t (*fn)(void *), void *arg, intptr_t *result, bool dns);
+
+/* ---- stacks ---------------------------------------------------------------- */
+
+typedef struct cio__stack {
+    void *base; /* lowest usable address (guard page is just below) */
+    size_t size;
+    struct cio__stack_chunk *chunk;
+    cio__node free_node;
+} cio__stack;
+
+typedef struct cio__stack_pool cio__stack_pool;
+cio__stack_pool *cio__stack_pool_new(void);
+void cio__stack_pool_free(cio__stack_pool *pool);
+int cio__stack_get(cio__stack_pool *pool, size_t size, cio__stack **out);
+void cio__stack_put(cio__stack_pool *pool, cio__stack *stack);
+/* Install the SIGSEGV overflow reporter for this thread. */
+int cio__stack_overflow_handler_install(void);
+void cio__stack_overflow_handler_remove(void);
+/* Is addr inside the guard page of stack? */
+bool cio__stack_in_guard(const cio__stack *stack, const void *addr);
+
+/* ---- errors ------------------------------------------------------------------ */
+
+/* Map a getaddrinfo EAI_* code to CIO_EAI_*. */
+int cio__eai_to_err(int eai, int saved_errno);
+
+#endif
