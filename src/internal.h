@@ -93,8 +93,9 @@ typedef struct cio__io {
     int poll_index;      /* backend-private (poll) */
     cio_task *reader;    /* task parked waiting for readability */
     cio_task *writer;    /* task parked waiting for writability */
-    int error;           /* EPOLLERR/HUP seen */
-    bool hup;
+    /* Loop-context watchers (no task): called on readiness instead. */
+    void (*on_ready)(struct cio__io *io, bool readable, bool writable);
+    bool closed;
 } cio__io;
 
 /* Register fd with the loop's backend.  Returns 0, -ENOMEM, -EBADF... */
@@ -129,9 +130,13 @@ void cio__loop_set_backend_data(cio_loop *loop, void *data);
 
 /* ---- cross-thread wake-ups and the thread pool ----------------------- */
 
-/* Loop-side initialisation of the threadsafe queue (eventfd). */
-int cio__async_init(cio_loop *loop);
-void cio__async_term(cio_loop *loop);
+/* ---- async (src/async.c): the loop's cross-thread queue ---- */
+int cio__async_init(cio_loop *loop);  /* create eventfd + state (cio__loop_set_async_data) */
+void cio__async_term(cio_loop *loop); /* run nothing more; free queued entries; close eventfd */
+int cio__async_fd(cio_loop *loop);    /* the eventfd the loop watches */
+void cio__async_drain(cio_loop *loop); /* read the eventfd, run queued calls in FIFO order */
+void *cio__loop_async_data(cio_loop *loop);
+void cio__loop_set_async_data(cio_loop *loop, void *data);
 /* Ensure the loop keeps running while work from other threads is due. */
 void cio__loop_ref(cio_loop *loop);
 void cio__loop_unref(cio_loop *loop);
@@ -139,6 +144,34 @@ void cio__loop_unref(cio_loop *loop);
 /* Run fn(arg) on a pool worker, waiting as cio_to_thread does; dns selects
  * the name-resolution share of the pool. */
 int cio__to_thread(intptr_t (*fn)(void *), void *arg, intptr_t *result, bool dns);
+
+/* ---- async (src/async.c) ------------------------------------------------ */
+
+/* The loop core owns one pointer of per-loop storage for src/async.c. */
+void *cio__loop_async_data(cio_loop *loop);
+void cio__loop_set_async_data(cio_loop *loop, void *data);
+
+int cio__async_init(cio_loop *loop);  /* eventfd + queue, stored via set_async_data */
+void cio__async_term(cio_loop *loop); /* refuse new calls, drop queued ones, close eventfd */
+/* The eventfd: the core watches it for readability and then calls
+ * cio__async_drain, which reads it and runs every queued fn(arg) in FIFO
+ * order in loop context.  Calls queued while draining run on the next
+ * drain. */
+int cio__async_fd(cio_loop *loop);
+void cio__async_drain(cio_loop *loop);
+
+/* An allocation-free cross-thread call: the caller owns the entry, which
+ * must stay valid until fn runs.  Used for thread-pool completions, where
+ * an -ENOMEM would strand the waiting task.  Returns 0, -ESHUTDOWN, or
+ * (only under fault injection) the eventfd write error. */
+typedef struct cio__async_entry {
+    cio__node node;
+    void (*fn)(void *arg);
+    void *arg;
+    bool heap; /* allocated by cio_call_soon_threadsafe: freed after running */
+} cio__async_entry;
+int cio__async_post(cio_loop *loop, cio__async_entry *e);
+/* ---- end of async block ------------------------------------------------- */
 
 /* ---- stacks ---------------------------------------------------------------- */
 

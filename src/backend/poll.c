@@ -1,0 +1,116 @@
+/* poll(2) backend: the portable one.  It keeps a table of registered
+ * watchers and, on each poll, asks only for the directions some task is
+ * waiting for (level-triggered, so nothing is asked that nobody waits for). */
+#include "../loop.h"
+
+struct poll_state {
+    cio__io **ios;
+    struct pollfd *fds;
+    size_t n, cap;
+};
+
+static int pl_init(cio_loop *loop)
+{
+    struct poll_state *st = cio__calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    cio__loop_set_backend_data(loop, st);
+    return 0;
+}
+
+static void pl_term(cio_loop *loop)
+{
+    struct poll_state *st = cio__loop_backend_data(loop);
+    cio__free(st->ios);
+    cio__free(st->fds);
+    cio__free(st);
+    cio__loop_set_backend_data(loop, NULL);
+}
+
+static int pl_add(cio_loop *loop, cio__io *io)
+{
+    struct poll_state *st = cio__loop_backend_data(loop);
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 16;
+        cio__io **ios = cio__reallocarray(st->ios, cap, sizeof(*ios));
+        if (!ios)
+            return -ENOMEM;
+        st->ios = ios;
+        struct pollfd *fds = cio__reallocarray(st->fds, cap, sizeof(*fds));
+        if (!fds)
+            return -ENOMEM;
+        st->fds = fds;
+        st->cap = cap;
+    }
+    io->poll_index = (int)st->n;
+    st->ios[st->n++] = io;
+    return 0;
+}
+
+static void pl_del(cio_loop *loop, cio__io *io)
+{
+    struct poll_state *st = cio__loop_backend_data(loop);
+    size_t i = (size_t)io->poll_index;
+    cio__io *last = st->ios[--st->n];
+    st->ios[i] = last;
+    last->poll_index = (int)i;
+    io->poll_index = -1;
+}
+
+static int pl_update(cio_loop *loop, cio__io *io)
+{
+    (void)loop, (void)io;
+    return 0;
+}
+
+static int pl_poll(cio_loop *loop, int64_t timeout_ns)
+{
+    struct poll_state *st = cio__loop_backend_data(loop);
+    int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    if (timeout_ns > (int64_t)1000000 * 1000000)
+        ms = 1000000000;
+    for (size_t i = 0; i < st->n; i++) {
+        cio__io *io = st->ios[i];
+        bool loop_watcher = io->on_ready != NULL;
+        st->fds[i].fd = io->fd;
+        st->fds[i].events = (short)(((io->reader || loop_watcher) ? POLLIN : 0) |
+                                    (io->writer ? POLLOUT : 0));
+        if (!st->fds[i].events)
+            st->fds[i].fd = -1; /* poll ignores negative fds */
+        st->fds[i].revents = 0;
+    }
+    size_t n = st->n;
+    int r = cio__poll(st->fds, n, ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : cio__err();
+    /* Waking a task only queues it, so the table cannot change during
+     * this pass; loop-context watchers run callbacks that may change it,
+     * so they are called after the pass. */
+    cio__io *deferred[8];
+    size_t ndeferred = 0;
+    for (size_t i = 0; i < n && r > 0; i++) {
+        short re = st->fds[i].revents;
+        if (!re)
+            continue;
+        r--;
+        if (st->ios[i]->on_ready && ndeferred < CIO__ARRAY_SIZE(deferred)) {
+            deferred[ndeferred++] = st->ios[i];
+            continue;
+        }
+        cio__io_ready(st->ios[i], re & (POLLIN | POLLHUP), re & POLLOUT,
+                      re & (POLLERR | POLLHUP | POLLNVAL));
+    }
+    for (size_t i = 0; i < ndeferred; i++)
+        cio__io_ready(deferred[i], true, false, false);
+    return 0;
+}
+
+const cio__backend cio__backend_poll = {
+    .name = "poll",
+    .init = pl_init,
+    .term = pl_term,
+    .add = pl_add,
+    .del = pl_del,
+    .update = pl_update,
+    .poll = pl_poll,
+};
