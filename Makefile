@@ -1,0 +1,90 @@
+# Thin wrapper around CMake.  The build itself lives in CMakeLists.txt.
+#
+#   make            build (build/)
+#   make test       build + ctest in build/ and in the sanitizer build build-asan/
+#   make bench      build and run the benchmarks
+#   make demo       build and run the demo
+#   make install    cmake --install build (PREFIX=/usr/local)
+#   make format     clang-format -i the sources
+#   make clean      remove the build directories
+
+SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_JOBS ?= 2
+# Extra -D options for every cmake configure, e.g. CMAKE_ARGS=-DCIO_CONTEXT=ucontext
+CMAKE_ARGS ?=
+
+FORMAT_DIRS := src include tests bench examples
+
+.PHONY: all deps build test bench install demo format clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Runs both builds even when the first fails, then prints one summary line
+# "N passed, M failed" over the ctest tests of both.  A build that fails to
+# configure/compile, or a ctest run that prints no summary, counts as one
+# failure.
+test: deps
+	@passed=0; failed=0; \
+	for kind in normal asan; do \
+	    if [ $$kind = normal ]; then \
+	        dir=$(BUILD); flags=""; \
+	    else \
+	        dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF"; \
+	    fi; \
+	    echo "==== $$kind build: $$dir"; \
+	    if ! { cmake -S . -B $$dir $$flags $(CMAKE_ARGS) && cmake --build $$dir -j$(JOBS); }; then \
+	        echo "==== $$kind build: BUILD FAILED"; failed=$$((failed + 1)); continue; \
+	    fi; \
+	    ctest --test-dir $$dir --output-on-failure -j$(CTEST_JOBS) 2>&1 | tee $$dir/ctest.log; \
+	    summary=$$(sed -n 's/.*tests passed, \([0-9][0-9]*\) tests\{0,1\} failed out of \([0-9][0-9]*\).*/\1 \2/p' $$dir/ctest.log | tail -n1); \
+	    if [ -z "$$summary" ]; then \
+	        echo "==== $$kind build: no ctest summary"; failed=$$((failed + 1)); continue; \
+	    fi; \
+	    set -- $$summary; \
+	    failed=$$((failed + $$1)); passed=$$((passed + $$2 - $$1)); \
+	done; \
+	echo "$$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
+
+bench: build
+	@if [ -f bench/run.sh ]; then \
+	    CIO_BUILD_DIR=$(BUILD) bash bench/run.sh; \
+	else \
+	    shopt -s nullglob; rc=0; ran=0; \
+	    for b in $(BUILD)/bench/*; do \
+	        [ -f "$$b" ] && [ -x "$$b" ] || continue; \
+	        echo "==== $$b"; ran=1; "$$b" || rc=1; \
+	    done; \
+	    [ $$ran -eq 1 ] || echo "no benchmarks yet"; \
+	    exit $$rc; \
+	fi
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+demo: build
+	@if [ -f examples/demo.sh ]; then \
+	    bash examples/demo.sh; \
+	else \
+	    echo "no demo yet"; exit 1; \
+	fi
+
+format:
+	@files=$$(find $(wildcard $(FORMAT_DIRS)) -type f \( -name '*.c' -o -name '*.h' \)); \
+	if [ -n "$$files" ]; then clang-format -i $$files; fi
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
