@@ -281,5 +281,6 @@ CIO_EXTERN int cio_wait_writable(int fd);
 #endif
 
 #include "cio/sync.h"
+#include "cio/stream.h"
 
 #endif

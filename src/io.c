@@ -8,8 +8,8 @@ int cio__io_open(cio__io *io, int fd)
 {
     cio_loop *loop = cio__loop();
     io->fd = fd;
-    io->interest = 0;
     io->poll_index = -1;
+    io->want_read = io->want_write = false;
     io->reader = io->writer = NULL;
     io->on_ready = NULL;
     io->closed = false;
@@ -38,11 +38,14 @@ int cio__io_wait(cio__io *io, int dir)
         return -EBADF;
     if (*slot)
         return -EEXIST;
+    bool *want = dir == CIO__IO_READ ? &io->want_read : &io->want_write;
     *slot = self;
+    *want = true;
     int rc = loop->backend->update(loop, io);
     if (rc == 0)
         rc = cio__park();
     *slot = NULL;
+    *want = false;
     if (rc == 0 && io->closed)
         rc = -EBADF;
     return rc;

@@ -161,6 +161,7 @@ static int loop_new(const cio_run_opts *opts, cio_loop **out)
     if (rc)
         goto out_free;
     loop->async_io.on_ready = async_ready;
+    loop->async_io.want_read = true;
     rc = cio__stack_overflow_handler_install();
     if (rc)
         goto out_free;

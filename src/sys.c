@@ -2,6 +2,7 @@
  * talks to libc, so fault injection can reach every call. */
 #include "sys.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -263,6 +264,29 @@ int cio__getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     FAIL_IF(CIO_FAULT_SOCKOPT, -1);
     return getsockopt(fd, level, name, val, len);
+}
+
+int cio__getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    FAIL_IF(CIO_FAULT_SOCKOPT, -1);
+    return getpeername(fd, addr, len);
+}
+
+int cio__getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    FAIL_IF(CIO_FAULT_SOCKOPT, -1);
+    return getsockname(fd, addr, len);
+}
+
+int cio__set_nonblock_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
+        return -1;
+    return 0;
 }
 
 int cio__pthread_create(void *thread, void *(*fn)(void *), void *arg)

@@ -51,6 +51,11 @@ int cio__shutdown(int fd, int how);
 int cio__setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int cio__getsockopt(int fd, int level, int name, void *val, socklen_t *len);
 
+int cio__getpeername(int fd, struct sockaddr *addr, socklen_t *len);
+int cio__getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+/* fcntl(O_NONBLOCK) and FD_CLOEXEC on fd. */
+int cio__set_nonblock_cloexec(int fd);
+
 int cio__pthread_create(void *thread, void *(*fn)(void *), void *arg);
 
 /* -errno of the last failed call (never 0). */

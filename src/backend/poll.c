@@ -1,6 +1,7 @@
 /* poll(2) backend: the portable one.  It keeps a table of registered
- * watchers and, on each poll, asks only for the directions some task is
- * waiting for (level-triggered, so nothing is asked that nobody waits for). */
+ * watchers and, on each poll, asks only for the directions their owners
+ * want (want_read/want_write): it is level-triggered, so asking for what
+ * nobody waits for would spin. */
 #include "../loop.h"
 
 struct poll_state {
@@ -71,10 +72,8 @@ static int pl_poll(cio_loop *loop, int64_t timeout_ns)
         ms = 1000000000;
     for (size_t i = 0; i < st->n; i++) {
         cio__io *io = st->ios[i];
-        bool loop_watcher = io->on_ready != NULL;
         st->fds[i].fd = io->fd;
-        st->fds[i].events = (short)(((io->reader || loop_watcher) ? POLLIN : 0) |
-                                    (io->writer ? POLLOUT : 0));
+        st->fds[i].events = (short)((io->want_read ? POLLIN : 0) | (io->want_write ? POLLOUT : 0));
         if (!st->fds[i].events)
             st->fds[i].fd = -1; /* poll ignores negative fds */
         st->fds[i].revents = 0;

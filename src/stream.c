@@ -1,0 +1,262 @@
+/* Stream lifetime: creation over an fd, readiness dispatch, graceful close,
+ * abort, connection loss, wait_closed, references, extra info. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/un.h>
+
+#include "stream.h"
+
+int cio__stream_opts_check(const cio_stream_opts *o)
+{
+    if (!o)
+        return 0;
+    if (o->limit <= 0)
+        return -EINVAL;
+    if (o->high_water && o->low_water > o->high_water)
+        return -EINVAL;
+    if (!(o->close_timeout > 0))
+        return -EINVAL;
+    return 0;
+}
+
+static void stream_ready(cio__io *io, bool readable, bool writable)
+{
+    cio_stream *s = cio__container_of(io, cio_stream, io);
+    if (readable) {
+        s->rd_ready = true;
+        if (s->reader)
+            cio__unpark(s->reader);
+    }
+    if (writable) {
+        s->wr_ready = true;
+        /* May finish a close and free s: nothing may touch s after it. */
+        if (s->wqueued || (s->closing && !s->closed)) {
+            cio__stream_flush(s);
+            return;
+        }
+    }
+    if (readable && s->closing && !s->closed)
+        cio__stream_flush(s); /* a transport close waiting on the peer */
+}
+
+int cio__stream_new(cio_stream **out, int fd, int family, const cio_stream_opts *opts)
+{
+    int rc = cio__stream_opts_check(opts);
+    if (rc)
+        goto out_close_fd;
+    if (cio__set_nonblock_cloexec(fd) < 0) {
+        rc = cio__err();
+        goto out_close_fd;
+    }
+    if (family == AF_INET || family == AF_INET6) {
+        int one = 1;
+        /* Best effort: a socketpair or a non-TCP socket may refuse it. */
+        cio__setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    cio_stream *s = cio__calloc(1, sizeof(*s));
+    if (!s) {
+        rc = -ENOMEM;
+        goto out_close_fd;
+    }
+    s->fd = fd;
+    s->family = family;
+    s->is_socket = family != 0;
+    s->limit = opts ? (size_t)opts->limit : CIO_DEFAULT_LIMIT;
+    s->high_water = opts && opts->high_water ? opts->high_water : CIO_DEFAULT_HIGH_WATER;
+    s->low_water = opts && opts->low_water ? opts->low_water : s->high_water / 4;
+    s->close_timeout = opts ? opts->close_timeout : CIO_DEFAULT_CLOSE_TIMEOUT;
+    s->rd_ready = s->wr_ready = true;
+    s->tp = &cio__transport_plain;
+    s->refs = 1;
+    s->loop = cio__loop();
+    cio__list_init(&s->wqueue);
+    cio__list_init(&s->drainers);
+    cio__list_init(&s->close_waiters);
+    cio__timer_init(&s->close_timer);
+    rc = cio__io_open(&s->io, fd);
+    if (rc) {
+        cio__free(s);
+        goto out_close_fd;
+    }
+    s->io.on_ready = stream_ready;
+    *out = s;
+    return 0;
+out_close_fd:
+    cio__close(fd);
+    return rc;
+}
+
+int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (!out || fd < 0)
+        return -EINVAL;
+    if (!cio__loop()) {
+        cio__close(fd);
+        return -EINVAL;
+    }
+    int family = 0;
+    if (cio__getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        family = ss.ss_family;
+    return cio__stream_new(out, fd, family, opts);
+}
+
+/* ---- freeing ------------------------------------------------------------ */
+
+static void stream_free(cio_stream *s)
+{
+    cio__stream_discard_queue(s);
+    if (s->tp->destroy)
+        s->tp->destroy(s);
+    cio__buf_free(&s->rbuf);
+    cio__free(s);
+}
+
+void cio_stream_retain(cio_stream *s)
+{
+    s->refs++;
+}
+
+void cio_stream_release(cio_stream *s)
+{
+    if (!s || --s->refs > 0)
+        return;
+    if (s->closed)
+        stream_free(s);
+    else
+        cio_close(s); /* frees s once closed */
+}
+
+/* ---- closing ---------------------------------------------------------------- */
+
+static void close_timed_out(cio__timer *timer)
+{
+    cio_stream *s = cio__container_of(timer, cio_stream, close_timer);
+    cio__stream_discard_queue(s);
+    cio__stream_finish_close(s, -ETIMEDOUT);
+}
+
+void cio__stream_finish_close(cio_stream *s, int err)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    s->closing = true;
+    if (!s->close_error)
+        s->close_error = err;
+    cio__timer_stop(&s->close_timer);
+    cio__io_close(&s->io);
+    cio__close(s->fd);
+    s->fd = -1;
+    if (s->reader)
+        cio__unpark(s->reader);
+    cio__wake_all(&s->drainers, 0);
+    cio__wake_all(&s->close_waiters, 0);
+    if (s->loop_ref) {
+        s->loop_ref = false;
+        cio__loop_unref(s->loop);
+    }
+    if (s->refs == 0)
+        stream_free(s);
+}
+
+void cio_close(cio_stream *s)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    if (s->reader)
+        cio__unpark(s->reader);
+    /* The loop keeps running until the queue is flushed; the timer bounds
+     * how long a peer that never reads can hold that. */
+    s->loop_ref = true;
+    cio__loop_ref(s->loop);
+    if (cio__timer_start(&s->close_timer, cio__deadline_after(s->close_timeout),
+                         close_timed_out) != 0) {
+        cio_abort(s);
+        return;
+    }
+    cio__stream_flush(s); /* may free s */
+}
+
+void cio_abort(cio_stream *s)
+{
+    if (s->closed)
+        return;
+    s->closing = true;
+    if (s->wqueued && !s->write_error)
+        s->write_error = -ECONNABORTED;
+    cio__stream_discard_queue(s);
+    if (!s->write_error)
+        s->write_error = -ECONNABORTED;
+    cio__stream_finish_close(s, 0);
+}
+
+void cio__stream_fail(cio_stream *s, int err)
+{
+    if (s->closed)
+        return;
+    cio__stream_salvage(s);
+    if (!s->read_error && !s->eof)
+        s->read_error = err;
+    if (!s->write_error)
+        s->write_error = err;
+    cio__stream_discard_queue(s);
+    cio__stream_finish_close(s, err);
+}
+
+bool cio_is_closing(const cio_stream *s)
+{
+    return s->closing;
+}
+
+int cio_wait_closed(cio_stream *s)
+{
+    while (!s->closed) {
+        cio__waiter w;
+        int rc = cio__wait_on(&s->close_waiters, &w);
+        if (rc)
+            return rc;
+    }
+    return s->close_error;
+}
+
+/* ---- extra info -------------------------------------------------------------- */
+
+static int addr_of(const cio_stream *s, bool peer, struct sockaddr *addr, socklen_t *len)
+{
+    if (!s->is_socket)
+        return -ENOTSOCK;
+    if (s->closed)
+        return -EBADF;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int r = peer ? cio__getpeername(s->fd, (struct sockaddr *)&ss, &sl)
+                 : cio__getsockname(s->fd, (struct sockaddr *)&ss, &sl);
+    if (r < 0)
+        return cio__err();
+    if (*len < sl) {
+        *len = sl;
+        return -EINVAL;
+    }
+    memcpy(addr, &ss, sl);
+    *len = sl;
+    return 0;
+}
+
+int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, socklen_t *len)
+{
+    return addr_of(s, true, addr, len);
+}
+
+int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *len)
+{
+    return addr_of(s, false, addr, len);
+}
+
+int cio_stream_fd(const cio_stream *s)
+{
+    return s->closed ? -EBADF : s->fd;
+}

@@ -1,0 +1,251 @@
+/* The writer: write never blocks (send now, queue the rest), the loop
+ * flushes the queue when the fd is writable, drain waits on the water
+ * marks, write_eof half-closes once the queue is empty. */
+#include <sys/uio.h>
+
+#include "stream.h"
+
+enum {
+    MIN_CHUNK = 4096,
+    MAX_IOV = 64,
+    /* Bytes a task may write through drain without ever waiting before
+     * drain yields once, so a write+drain loop cannot starve others. */
+    DRAIN_YIELD_BUDGET = 1024 * 1024,
+};
+
+static size_t iov_total(const struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+static cio__chunk *chunk_new(size_t cap)
+{
+    cio__chunk *c = cio__malloc(sizeof(*c) + cap);
+    if (!c)
+        return NULL;
+    c->node.next = c->node.prev = NULL;
+    c->off = c->len = 0;
+    c->cap = cap;
+    return c;
+}
+
+/* Copy bytes [skip, total) of iov into the queue.  All or nothing. */
+int cio__stream_queue(cio_stream *s, const struct iovec *iov, int iovcnt, size_t skip)
+{
+    size_t need = iov_total(iov, iovcnt) - skip;
+    cio__node *last = cio__list_empty(&s->wqueue) ? NULL : s->wqueue.prev;
+    cio__chunk *tail = last ? cio__container_of(last, cio__chunk, node) : NULL;
+    size_t room = tail ? tail->cap - tail->len : 0;
+    cio__chunk *extra = NULL;
+    if (need > room) {
+        size_t cap = need - room;
+        extra = chunk_new(cap < MIN_CHUNK ? MIN_CHUNK : cap);
+        if (!extra)
+            return -ENOMEM;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        const char *p = iov[i].iov_base;
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        p += skip;
+        len -= skip;
+        skip = 0;
+        while (len) {
+            if (!tail || tail->len == tail->cap) {
+                tail = extra;
+                extra = NULL;
+                cio__list_push_back(&s->wqueue, &tail->node);
+            }
+            size_t n = tail->cap - tail->len < len ? tail->cap - tail->len : len;
+            memcpy(tail->data + tail->len, p, n);
+            tail->len += n;
+            p += n;
+            len -= n;
+        }
+    }
+    cio__free(extra); /* unused when the tail had room after all */
+    s->wqueued += need;
+    s->io.want_write = true;
+    return 0;
+}
+
+void cio__stream_discard_queue(cio_stream *s)
+{
+    cio__node *n;
+    while ((n = cio__list_pop_front(&s->wqueue)))
+        cio__free(cio__container_of(n, cio__chunk, node));
+    s->wqueued = 0;
+    s->io.want_write = false;
+}
+
+int cio__stream_send_or_queue(cio_stream *s, const struct iovec *iov, int iovcnt, size_t total)
+{
+    size_t sent = 0;
+    if (!s->wqueued) {
+        ssize_t n = cio__stream_send(s, iov, iovcnt < MAX_IOV ? iovcnt : MAX_IOV);
+        if (n >= 0) {
+            sent = (size_t)n;
+        } else if (n != -EAGAIN) {
+            cio__stream_fail(s, (int)n);
+            return (int)n;
+        }
+    }
+    if (sent == total)
+        return 0;
+    int rc = cio__stream_queue(s, iov, iovcnt, sent);
+    if (rc && sent) {
+        /* Part of this write is on the wire and the rest cannot be kept:
+         * the byte stream is broken, so the connection must end. */
+        cio__stream_fail(s, rc);
+    }
+    return rc;
+}
+
+static void consume_sent(cio_stream *s, size_t n)
+{
+    s->wqueued -= n;
+    while (n) {
+        cio__chunk *c = cio__container_of(s->wqueue.next, cio__chunk, node);
+        size_t left = c->len - c->off;
+        if (n < left) {
+            c->off += n;
+            return;
+        }
+        n -= left;
+        cio__list_remove(&c->node);
+        cio__free(c);
+    }
+}
+
+void cio__stream_flush(cio_stream *s)
+{
+    while (s->wqueued) {
+        struct iovec iov[MAX_IOV];
+        int cnt = 0;
+        for (cio__node *n = s->wqueue.next; n != &s->wqueue && cnt < MAX_IOV; n = n->next) {
+            cio__chunk *c = cio__container_of(n, cio__chunk, node);
+            iov[cnt].iov_base = c->data + c->off;
+            iov[cnt].iov_len = c->len - c->off;
+            cnt++;
+        }
+        ssize_t w = cio__stream_send(s, iov, cnt);
+        if (w == -EAGAIN)
+            break;
+        if (w < 0) {
+            cio__stream_fail(s, (int)w);
+            return;
+        }
+        consume_sent(s, (size_t)w);
+    }
+    s->io.want_write = s->wqueued > 0;
+    if (s->wqueued <= s->low_water)
+        cio__wake_all(&s->drainers, 0);
+    if (s->wqueued)
+        return;
+    if (s->eof_requested && !s->eof_sent) {
+        s->eof_sent = true;
+        int rc = s->tp->write_eof(s);
+        if (rc) {
+            cio__stream_fail(s, rc);
+            return;
+        }
+    }
+    if (s->closing && !s->closed) {
+        int rc = s->tp->close ? s->tp->close(s) : 0;
+        if (rc != -EAGAIN)
+            cio__stream_finish_close(s, rc); /* may free s */
+    }
+}
+
+int cio_writev(cio_stream *s, const struct iovec *iov, int iovcnt)
+{
+    if (iovcnt < 0 || (iovcnt && !iov))
+        return -EINVAL;
+    if (s->write_error)
+        return s->write_error;
+    if (s->closing || s->eof_requested)
+        return -ESHUTDOWN;
+    size_t total = iov_total(iov, iovcnt);
+    if (!total)
+        return 0;
+    s->drain_budget += total;
+    return s->tp->write(s, iov, iovcnt, total);
+}
+
+int cio_write(cio_stream *s, const void *data, size_t len)
+{
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    return cio_writev(s, &iov, 1);
+}
+
+int cio_drain(cio_stream *s)
+{
+    if (s->write_error)
+        return s->write_error;
+    if (s->wqueued <= s->high_water) {
+        if (s->drain_budget < DRAIN_YIELD_BUDGET)
+            return 0;
+        s->drain_budget = 0;
+        int rc = cio_yield();
+        return rc ? rc : s->write_error;
+    }
+    s->drain_budget = 0;
+    while (s->wqueued > s->low_water && !s->write_error && !s->closed) {
+        cio__waiter w;
+        int rc = cio__wait_on(&s->drainers, &w);
+        if (rc)
+            return rc;
+    }
+    if (s->write_error)
+        return s->write_error;
+    return s->closed && s->close_error ? s->close_error : 0;
+}
+
+int cio_set_write_buffer_limits(cio_stream *s, size_t high, size_t low)
+{
+    if (!high)
+        high = s->tp == &cio__transport_plain ? CIO_DEFAULT_HIGH_WATER : 512 * 1024;
+    if (!low)
+        low = high / 4;
+    if (low > high)
+        return -EINVAL;
+    s->high_water = high;
+    s->low_water = low;
+    if (s->wqueued <= low)
+        cio__wake_all(&s->drainers, 0);
+    return 0;
+}
+
+size_t cio_write_buffer_size(const cio_stream *s)
+{
+    return s->wqueued;
+}
+
+bool cio_can_write_eof(const cio_stream *s)
+{
+    return s->tp->write_eof != NULL && s->is_socket;
+}
+
+int cio_write_eof(cio_stream *s)
+{
+    if (!cio_can_write_eof(s))
+        return -ENOTSUP;
+    if (s->eof_requested || s->closing)
+        return 0;
+    if (s->write_error)
+        return s->write_error;
+    s->eof_requested = true;
+    if (s->wqueued)
+        return 0;
+    s->eof_sent = true;
+    int rc = s->tp->write_eof(s);
+    if (rc)
+        cio__stream_fail(s, rc);
+    return rc;
+}
