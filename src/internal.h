@@ -89,13 +89,15 @@ enum { CIO__IO_READ = 1, CIO__IO_WRITE = 2 };
  * view: try the syscall first, and wait only after EAGAIN. */
 typedef struct cio__io {
     int fd;
-    uint32_t interest;   /* backend-private registration state */
     int poll_index;      /* backend-private (poll) */
-    cio_task *reader;    /* task parked waiting for readability */
-    cio_task *writer;    /* task parked waiting for writability */
-    /* Loop-context watchers (no task): called on readiness instead. */
-    void (*on_ready)(struct cio__io *io, bool readable, bool writable);
+    bool want_read;      /* interest, for level-triggered backends (poll) */
+    bool want_write;
     bool closed;
+    cio_task *reader;    /* task parked in cio__io_wait for readability */
+    cio_task *writer;    /* task parked in cio__io_wait for writability */
+    /* Owner-driven watchers (streams, the loop's eventfd): called on
+     * readiness instead of waking reader/writer. */
+    void (*on_ready)(struct cio__io *io, bool readable, bool writable);
 } cio__io;
 
 /* Register fd with the loop's backend.  Returns 0, -ENOMEM, -EBADF... */
