@@ -92,6 +92,8 @@ static int pl_poll(cio_loop *loop, int64_t timeout_ns)
         if (!re)
             continue;
         r--;
+        if (i >= st->n || st->ios[i]->fd != st->fds[i].fd)
+            continue; /* closed meanwhile; level-triggered, so nothing is lost */
         if (st->ios[i]->on_ready && ndeferred < CIO__ARRAY_SIZE(deferred)) {
             deferred[ndeferred++] = st->ios[i];
             continue;
