@@ -1,0 +1,434 @@
+/* Opening connections: cio_open_connection (resolve, then Happy Eyeballs,
+ * RFC 8305) and cio_open_unix_connection.
+ *
+ * Happy Eyeballs runs each connection attempt as a child task of the
+ * caller, sharing a state struct on the caller's stack; the caller starts
+ * the next attempt when the previous one fails or the stagger delay
+ * elapses, and wakes on a cio_event that every finishing attempt sets.
+ * Because the children point into the caller's stack, every exit path
+ * (success, all failed, the caller cancelled or timed out) cancels and
+ * joins all of them first.  With one address, or the stagger disabled,
+ * the attempts run one by one in the caller itself: no task needed. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "net.h"
+#include "stream.h"
+
+/* ---- one attempt --------------------------------------------------------- */
+
+static int bind_local(int fd, int family, const cio__addr *local, size_t n_local)
+{
+    int err = -EADDRNOTAVAIL; /* no local address of this family */
+    for (size_t i = 0; i < n_local; i++) {
+        if (local[i].family != family)
+            continue;
+        if (cio__bind(fd, (const struct sockaddr *)&local[i].sa, local[i].len) == 0)
+            return 0;
+        err = cio__err();
+    }
+    return err;
+}
+
+/* Wait for a non-blocking connect to finish; its outcome is SO_ERROR. */
+static int connect_wait(int fd)
+{
+    cio__io io;
+    int rc = cio__io_open(&io, fd);
+    if (rc)
+        return rc;
+    rc = cio__io_wait(&io, CIO__IO_WRITE);
+    cio__io_close(&io);
+    if (rc)
+        return rc;
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (cio__getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        return cio__err();
+    return soerr ? -soerr : 0;
+}
+
+/* Connect to one address; 0 with *fd_out set, or the error (interrupts
+ * included) with no fd left open. */
+static int connect_one(const cio__addr *a, const cio__addr *local, size_t n_local, int *fd_out)
+{
+    int fd = cio__socket_for(a->family, SOCK_STREAM);
+    if (fd < 0)
+        return fd;
+    int rc = 0;
+    if (n_local)
+        rc = bind_local(fd, a->family, local, n_local);
+    if (rc == 0 && cio__connect(fd, (const struct sockaddr *)&a->sa, a->len) < 0) {
+        rc = cio__err();
+        /* EINTR: the connect goes on asynchronously, as with EINPROGRESS. */
+        if (rc == -EINPROGRESS || rc == -EINTR)
+            rc = connect_wait(fd);
+    }
+    if (rc) {
+        cio__close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* ---- Happy Eyeballs ------------------------------------------------------- */
+
+struct he_state;
+
+struct he_attempt {
+    struct he_state *st;
+    size_t idx;
+    cio_task *task;
+    int err;
+    bool done;
+};
+
+struct he_state {
+    const cio__addr *addrs;
+    const cio__addr *local;
+    size_t n_local;
+    struct he_attempt *att;
+    cio_event changed; /* set by every attempt that finishes */
+    size_t started;
+    int winner;        /* index of the winning attempt, or -1 */
+    int winner_fd;
+};
+
+static intptr_t attempt_main(void *arg)
+{
+    struct he_attempt *a = arg;
+    struct he_state *st = a->st;
+    int fd = -1;
+    int rc = connect_one(&st->addrs[a->idx], st->local, st->n_local, &fd);
+    if (rc == 0) {
+        if (st->winner < 0) {
+            st->winner = (int)a->idx;
+            st->winner_fd = fd;
+        } else {
+            cio__close(fd); /* lost the race to another attempt */
+        }
+    }
+    a->err = rc;
+    a->done = true;
+    cio_event_set(&st->changed);
+    return rc;
+}
+
+static int start_attempt(struct he_state *st)
+{
+    struct he_attempt *a = &st->att[st->started];
+    a->st = st;
+    a->idx = st->started;
+    int rc = cio_spawn(&a->task, attempt_main, a, &(cio_task_opts){.name = "cio-connect"});
+    if (rc)
+        return rc;
+    st->started++;
+    return 0;
+}
+
+/* Wait for an attempt to finish, at most until `deadline` (monotonic ns;
+ * INT64_MAX: no bound).  Returns 0 on a change, 1 when the stagger
+ * elapsed first, or the caller's interrupt. */
+static int wait_change(struct he_state *st, int64_t deadline)
+{
+    if (deadline == INT64_MAX)
+        return cio_event_wait(&st->changed);
+    int64_t left = deadline - cio__clock_ns();
+    int rc = cio__interrupted(cio__current());
+    if (rc || left <= 0)
+        return rc ? rc : 1;
+    cio_timeout stagger;
+    cio_timeout_enter(&stagger, (double)left / 1e9);
+    rc = cio_event_wait(&st->changed);
+    bool elapsed = cio_timeout_exit(&stagger);
+    if (rc == -ETIMEDOUT && elapsed) {
+        /* Ours, unless an outer scope or a cancellation hit as well. */
+        rc = cio__interrupted(cio__current());
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
+/* Run the race until a winner, all attempts failed (0 either way), or an
+ * error of the caller's (interrupt, no memory for a task). */
+static int race(size_t n, double delay, struct he_state *st)
+{
+    int64_t stagger = delay * 1e9 < 9e18 ? (int64_t)(delay * 1e9) : INT64_MAX;
+    int64_t last_start = 0;
+    bool start_now = true;
+    for (;;) {
+        if (st->winner >= 0)
+            return 0;
+        cio_event_clear(&st->changed);
+        bool more = st->started < n;
+        /* Start the next attempt when the previous one failed or its
+         * stagger delay elapsed. */
+        if (more && (start_now || st->att[st->started - 1].done)) {
+            int rc = start_attempt(st);
+            if (rc)
+                return rc;
+            last_start = cio__clock_ns();
+            start_now = false;
+            continue;
+        }
+        size_t finished = 0;
+        for (size_t i = 0; i < st->started; i++)
+            finished += st->att[i].done;
+        if (!more && finished == n)
+            return 0; /* all failed */
+        int64_t deadline = more && stagger < INT64_MAX - last_start ? last_start + stagger
+                                                                     : INT64_MAX;
+        int rc = wait_change(st, deadline);
+        if (rc < 0)
+            return rc;
+        start_now = rc == 1;
+    }
+}
+
+static int connect_staggered(const cio__addr *addrs, size_t n, double delay,
+                             const cio__addr *local, size_t n_local, cio__connect_result *res)
+{
+    struct he_state st = {
+        .addrs = addrs,
+        .local = local,
+        .n_local = n_local,
+        .winner = -1,
+        .winner_fd = -1,
+    };
+    st.att = cio__calloc(n, sizeof(*st.att));
+    if (!st.att)
+        return -ENOMEM;
+    int rc = race(n, delay, &st);
+
+    /* Every child points into st: cancel the unfinished ones and reap all.
+     * A loser that connects anyway sees the winner and closes its fd. */
+    for (size_t i = 0; i < st.started; i++)
+        if (!st.att[i].done)
+            cio_cancel(st.att[i].task);
+    for (size_t i = 0; i < st.started; i++) {
+        int jrc = cio_join(st.att[i].task, NULL);
+        if (jrc && !rc)
+            rc = jrc; /* the caller was interrupted while reaping */
+    }
+
+    if (rc == 0 && st.winner < 0)
+        rc = st.att[0].err; /* all failed: the first address's error */
+    if (rc == 0) {
+        res->fd = st.winner_fd;
+        res->winner = (size_t)st.winner;
+        res->family = addrs[st.winner].family;
+    } else if (st.winner_fd >= 0) {
+        cio__close(st.winner_fd); /* interrupted after all: no effect */
+    }
+    if (res->errs)
+        for (size_t i = 0; i < st.started; i++)
+            res->errs[i] = st.att[i].err;
+    cio__free(st.att);
+    return rc;
+}
+
+static int connect_sequential(const cio__addr *addrs, size_t n, const cio__addr *local,
+                              size_t n_local, cio__connect_result *res)
+{
+    int first_err = 0;
+    for (size_t i = 0; i < n; i++) {
+        int fd = -1;
+        int rc = connect_one(&addrs[i], local, n_local, &fd);
+        if (rc == 0) {
+            res->fd = fd;
+            res->winner = i;
+            res->family = addrs[i].family;
+            return 0;
+        }
+        if (res->errs)
+            res->errs[i] = rc;
+        if (!first_err)
+            first_err = rc;
+        int irc = cio__interrupted(cio__current());
+        if (irc)
+            return irc;
+    }
+    return first_err ? first_err : -EINVAL;
+}
+
+int cio__connect_addrs(const cio__addr *addrs, size_t n, double delay, const cio__addr *local,
+                       size_t n_local, cio__connect_result *res)
+{
+    if (!addrs || !n || !res || isnan(delay))
+        return -EINVAL;
+    res->fd = -1;
+    int rc = cio__interrupted(cio__current());
+    if (rc)
+        return rc;
+    if (n == 1 || !(delay > 0))
+        return connect_sequential(addrs, n, local, n_local, res);
+    return connect_staggered(addrs, n, delay, local, n_local, res);
+}
+
+void cio__addrs_interleave(cio__addr *a, size_t n)
+{
+    /* Each position takes the next address of the other family, keeping
+     * the order within a family; once one family runs out the rest follow
+     * as they are.  Lists are short, so rotating in place is fine. */
+    for (size_t i = 1; i < n; i++) {
+        size_t j = i;
+        while (j < n && a[j].family == a[i - 1].family)
+            j++;
+        if (j == n)
+            return;
+        if (j != i) {
+            cio__addr moved = a[j];
+            memmove(&a[i + 1], &a[i], (j - i) * sizeof(*a));
+            a[i] = moved;
+        }
+    }
+}
+
+/* ---- the public calls ------------------------------------------------------ */
+
+static const cio_connect_opts default_opts = CIO_CONNECT_OPTS_INIT;
+
+static int check_opts(const cio_connect_opts *o)
+{
+    int rc = cio__stream_opts_check(&o->stream);
+    if (rc)
+        return rc;
+    if (o->family != AF_UNSPEC && o->family != AF_INET && o->family != AF_INET6)
+        return -EINVAL;
+    if (isnan(o->happy_eyeballs_delay) || o->happy_eyeballs_delay < 0)
+        return -EINVAL;
+    if (!o->tls) {
+        /* TLS settings without TLS are a mistake worth reporting. */
+        if (o->server_hostname || o->tls_handshake_timeout != default_opts.tls_handshake_timeout ||
+            o->tls_shutdown_timeout != default_opts.tls_shutdown_timeout)
+            return -EINVAL;
+    } else if (!(o->tls_handshake_timeout > 0) || !(o->tls_shutdown_timeout > 0)) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Keep only the addresses some local address can be bound for. */
+static size_t filter_by_local(cio__addr *addrs, size_t n, const cio__addr *local, size_t n_local)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool ok = false;
+        for (size_t j = 0; j < n_local && !ok; j++)
+            ok = local[j].family == addrs[i].family;
+        if (ok)
+            addrs[k++] = addrs[i];
+    }
+    return k;
+}
+
+int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
+                        const cio_connect_opts *opts)
+{
+    if (!out || !host)
+        return -EINVAL;
+    *out = NULL;
+    if (!cio__current())
+        return -EINVAL;
+    if (!opts)
+        opts = &default_opts;
+    int rc = check_opts(opts);
+    if (rc)
+        return rc;
+    if (opts->tls) {
+        /* TLS is wired in by tls.c: once it provides
+         * cio__tls_client_upgrade (src/net.h), call it here on the new
+         * stream with server_hostname defaulting to host. */
+        return -ENOTSUP;
+    }
+
+    cio__addr *addrs = NULL, *local = NULL;
+    size_t n = 0, n_local = 0;
+    rc = cio__resolve(host, port, opts->family, 0, &addrs, &n);
+    if (rc)
+        return rc;
+    if (opts->local_host || opts->local_port) {
+        rc = cio__resolve(opts->local_host, opts->local_port, opts->family,
+                          opts->local_host ? 0 : AI_PASSIVE, &local, &n_local);
+        if (rc)
+            goto out;
+        n = filter_by_local(addrs, n, local, n_local);
+        if (n == 0) {
+            rc = -EADDRNOTAVAIL; /* no local address of a family the host has */
+            goto out;
+        }
+    }
+    double delay = opts->happy_eyeballs_delay;
+    if (delay > 0)
+        cio__addrs_interleave(addrs, n);
+
+    cio__connect_result res = {.fd = -1};
+    rc = cio__connect_addrs(addrs, n, delay, local, n_local, &res);
+    if (rc == 0)
+        rc = cio__stream_new(out, res.fd, res.family, &opts->stream);
+out:
+    cio__addrs_free(addrs);
+    cio__addrs_free(local);
+    return rc;
+}
+
+/* A Unix connect that finds the listener's backlog full fails with EAGAIN
+ * instead of waiting (Linux): retry with a growing pause, bounded by the
+ * caller's timeouts like any blocking call. */
+static int unix_connect(int fd, const struct sockaddr_un *sa, socklen_t len)
+{
+    double pause = 0.001;
+    for (;;) {
+        if (cio__connect(fd, (const struct sockaddr *)sa, len) == 0)
+            return 0;
+        int rc = cio__err();
+        if (rc == -EINPROGRESS || rc == -EINTR)
+            return connect_wait(fd);
+        if (rc != -EAGAIN)
+            return rc;
+        rc = cio_sleep(pause);
+        if (rc)
+            return rc;
+        if (pause < 0.05)
+            pause *= 2;
+    }
+}
+
+int cio_open_unix_connection(cio_stream **out, const char *path, const cio_connect_opts *opts)
+{
+    if (!out || !path)
+        return -EINVAL;
+    *out = NULL;
+    if (!cio__current())
+        return -EINVAL;
+    if (!opts)
+        opts = &default_opts;
+    int rc = check_opts(opts);
+    if (rc)
+        return rc;
+    if (opts->tls) {
+        /* There is no host name to default to (asyncio requires it too). */
+        if (!opts->server_hostname)
+            return -EINVAL;
+        return -ENOTSUP; /* until tls.c provides cio__tls_client_upgrade */
+    }
+    struct sockaddr_un sa;
+    socklen_t len;
+    rc = cio__unix_addr(path, &sa, &len);
+    if (rc)
+        return rc;
+    rc = cio__interrupted(cio__current());
+    if (rc)
+        return rc;
+    int fd = cio__socket_for(AF_UNIX, SOCK_STREAM);
+    if (fd < 0)
+        return fd;
+    rc = unix_connect(fd, &sa, len);
+    if (rc) {
+        cio__close(fd);
+        return rc;
+    }
+    return cio__stream_new(out, fd, AF_UNIX, &opts->stream);
+}
