@@ -203,15 +203,16 @@ static int connect_staggered(const cio__addr *addrs, size_t n, double delay,
     int rc = race(n, delay, &st);
 
     /* Every child points into st: cancel the unfinished ones and reap all.
-     * A loser that connects anyway sees the winner and closes its fd. */
+     * A loser that connects anyway sees the winner and closes its fd.  The
+     * outcome was decided before reaping: if the caller is interrupted
+     * meanwhile, cio_join still reaps (shielded) and the interrupt is left
+     * for the caller's next blocking call, as with any call that had
+     * already succeeded. */
     for (size_t i = 0; i < st.started; i++)
         if (!st.att[i].done)
             cio_cancel(st.att[i].task);
-    for (size_t i = 0; i < st.started; i++) {
-        int jrc = cio_join(st.att[i].task, NULL);
-        if (jrc && !rc)
-            rc = jrc; /* the caller was interrupted while reaping */
-    }
+    for (size_t i = 0; i < st.started; i++)
+        (void)cio_join(st.att[i].task, NULL);
 
     if (rc == 0 && st.winner < 0)
         rc = st.att[0].err; /* all failed: the first address's error */
@@ -338,9 +339,13 @@ int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
     if (rc)
         return rc;
     if (opts->tls) {
-        /* TLS is wired in by tls.c: once it provides
-         * cio__tls_client_upgrade (src/net.h), call it here on the new
-         * stream with server_hostname defaulting to host. */
+        /* TLS: tls.c provides cio__tls_client_upgrade (src/net.h).  Wiring
+         * it in means dropping this early return and, after
+         * cio__stream_new below succeeds:
+         *     rc = cio__tls_client_upgrade(*out, opts, host);
+         *     if (rc) { cio_stream_release(*out); *out = NULL; }
+         * (the hook defaults server_hostname to host and aborts the stream
+         * on failure; the reference stays ours to release). */
         return -ENOTSUP;
     }
 
@@ -412,7 +417,7 @@ int cio_open_unix_connection(cio_stream **out, const char *path, const cio_conne
         /* There is no host name to default to (asyncio requires it too). */
         if (!opts->server_hostname)
             return -EINVAL;
-        return -ENOTSUP; /* until tls.c provides cio__tls_client_upgrade */
+        return -ENOTSUP; /* as above, with host NULL: cio__tls_client_upgrade */
     }
     struct sockaddr_un sa;
     socklen_t len;
