@@ -149,18 +149,9 @@ int cio__to_thread(intptr_t (*fn)(void *), void *arg, intptr_t *result, bool dns
 
 /* ---- async (src/async.c) ------------------------------------------------ */
 
-/* The loop core owns one pointer of per-loop storage for src/async.c. */
-void *cio__loop_async_data(cio_loop *loop);
-void cio__loop_set_async_data(cio_loop *loop, void *data);
-
-int cio__async_init(cio_loop *loop);  /* eventfd + queue, stored via set_async_data */
-void cio__async_term(cio_loop *loop); /* refuse new calls, drop queued ones, close eventfd */
-/* The eventfd: the core watches it for readability and then calls
- * cio__async_drain, which reads it and runs every queued fn(arg) in FIFO
- * order in loop context.  Calls queued while draining run on the next
- * drain. */
-int cio__async_fd(cio_loop *loop);
-void cio__async_drain(cio_loop *loop);
+/* The loop core watches cio__async_fd for readability and then calls
+ * cio__async_drain (declared above), which runs the calls queued before
+ * it; calls queued while draining run on the next drain. */
 
 /* An allocation-free cross-thread call: the caller owns the entry, which
  * must stay valid until fn runs.  Used for thread-pool completions, where
