@@ -91,10 +91,10 @@ int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (!out || fd < 0)
-        return -EINVAL;
-    if (!cio__loop()) {
-        cio__close(fd);
+    if (fd < 0)
+        return -EBADF;
+    if (!out || !cio__loop()) {
+        cio__close(fd); /* documented: the stream owns fd even on failure */
         return -EINVAL;
     }
     int family = 0;

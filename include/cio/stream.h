@@ -200,7 +200,9 @@ CIO_EXTERN int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, s
 CIO_EXTERN int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
 /* 'socket': the file descriptor, or -EBADF once closed. */
 CIO_EXTERN int cio_stream_fd(const cio_stream *s);
-/* Format an address as "1.2.3.4:80", "[::1]:80" or a Unix path. */
+/* Format an address as "1.2.3.4:80", "[::1]:80", a Unix path or "@name"
+ * for an abstract one.  Returns the length, -ENOSPC if cap is too small,
+ * -EAFNOSUPPORT for other families. */
 CIO_EXTERN int cio_addr_format(const struct sockaddr *addr, socklen_t len, char *buf, size_t cap);
 
 /* ======================================================================
