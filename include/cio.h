@@ -257,7 +257,7 @@ CIO_EXTERN void cio_group_cancel(cio_task_group *g);
  * and returns -ECANCELED / -ETIMEDOUT; once fn is running it cannot be
  * stopped, so the call waits for it and returns its result (the
  * cancellation then hits the task's next blocking call).  Returns -ENOMEM
- * or -EAGAIN if no worker thread can be created. */
+ * or -EAGAIN if no worker thread can be created, -EPERM outside a task. */
 CIO_EXTERN int cio_to_thread(intptr_t (*fn)(void *arg), void *arg, intptr_t *result);
 
 /* Pool limits (process-wide, before first use or at any time): at most
