@@ -198,9 +198,15 @@ void cio__stream_fail(cio_stream *s, int err)
 {
     if (s->closed)
         return;
+    bool had_eof = s->eof;
     cio__stream_salvage(s);
-    if (!s->read_error && !s->eof)
+    /* An EOF that salvage reads now is the dead socket's (after a reset
+     * recv says 0), not the peer's: unless EOF was seen before the
+     * failure, readers get the error once the salvaged bytes are read. */
+    if (!s->read_error && !had_eof) {
         s->read_error = err;
+        s->eof = false;
+    }
     if (!s->write_error)
         s->write_error = err;
     cio__stream_discard_queue(s);
