@@ -2,6 +2,9 @@
  *
  * Users of a watcher try the syscall first and wait only after EAGAIN;
  * the backend then wakes the task parked for that direction. */
+#include <fcntl.h>
+#include <string.h>
+
 #include "loop.h"
 
 int cio__io_open(cio__io *io, int fd)
@@ -13,7 +16,10 @@ int cio__io_open(cio__io *io, int fd)
     io->reader = io->writer = NULL;
     io->on_ready = NULL;
     io->closed = false;
-    return loop->backend->add(loop, io);
+    int rc = loop->backend->add(loop, io);
+    if (rc)
+        io->closed = true; /* so a later cio__io_close is a no-op */
+    return rc;
 }
 
 void cio__io_close(cio__io *io)
@@ -63,18 +69,71 @@ void cio__io_ready(cio__io *io, bool readable, bool writable, bool error)
         cio__unpark(io->writer);
 }
 
+/* Foreign fds (cio_wait_readable/writable) share one watcher per fd, so a
+ * reader and a writer can wait on the same fd at once while a second
+ * waiter in the same direction is refused.  The table is indexed by fd
+ * and lives as long as the loop. */
+struct fd_watch {
+    cio__io io;
+    unsigned users;
+};
+
+static struct fd_watch *watch_get(cio_loop *loop, int fd, int *err)
+{
+    if ((size_t)fd >= loop->nfd_watches) {
+        size_t n = loop->nfd_watches ? loop->nfd_watches : 16;
+        while (n <= (size_t)fd)
+            n *= 2;
+        struct fd_watch **table = cio__reallocarray(loop->fd_watches, n, sizeof(*table));
+        if (!table) {
+            *err = -ENOMEM;
+            return NULL;
+        }
+        memset(table + loop->nfd_watches, 0, (n - loop->nfd_watches) * sizeof(*table));
+        loop->fd_watches = (void **)table;
+        loop->nfd_watches = n;
+    }
+    struct fd_watch **slot = (struct fd_watch **)&loop->fd_watches[fd];
+    if (*slot)
+        return *slot;
+    struct fd_watch *w = cio__calloc(1, sizeof(*w));
+    if (!w) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    *err = cio__io_open(&w->io, fd);
+    if (*err) {
+        cio__free(w);
+        return NULL;
+    }
+    *slot = w;
+    return w;
+}
+
+static void watch_put(cio_loop *loop, struct fd_watch *w)
+{
+    if (--w->users)
+        return;
+    loop->fd_watches[w->io.fd] = NULL;
+    cio__io_close(&w->io);
+    cio__free(w);
+}
+
 static int wait_fd(int fd, int dir)
 {
-    cio__io io;
+    cio_loop *loop = cio__loop();
+    int err = 0;
     if (!cio__current())
         return -EINVAL;
-    if (fd < 0)
+    /* poll(2) reports a closed fd as POLLNVAL, "ready": refuse it here. */
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0)
         return -EBADF;
-    int rc = cio__io_open(&io, fd);
-    if (rc)
-        return rc;
-    rc = cio__io_wait(&io, dir);
-    cio__io_close(&io);
+    struct fd_watch *w = watch_get(loop, fd, &err);
+    if (!w)
+        return err;
+    w->users++;
+    int rc = cio__io_wait(&w->io, dir);
+    watch_put(loop, w);
     return rc;
 }
 
@@ -86,4 +145,11 @@ int cio_wait_readable(int fd)
 int cio_wait_writable(int fd)
 {
     return wait_fd(fd, CIO__IO_WRITE);
+}
+
+void cio__fd_watches_free(cio_loop *loop)
+{
+    cio__free(loop->fd_watches);
+    loop->fd_watches = NULL;
+    loop->nfd_watches = 0;
 }

@@ -185,6 +185,7 @@ static void loop_free(cio_loop *loop)
     /* Handles the program never released. */
     while ((n = cio__list_first(&loop->finished)))
         cio__task_free(cio__container_of(n, cio_task, live_node));
+    cio__fd_watches_free(loop);
     if (loop->backend_data)
         loop->backend->term(loop);
     cio__stack_pool_free(loop->stacks);

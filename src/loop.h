@@ -58,6 +58,8 @@ struct cio_loop {
     void *backend_data;
     void *async_data;
     cio__io async_io;
+    void **fd_watches;      /* io.c: shared watchers of foreign fds, by fd */
+    size_t nfd_watches;
     cio__stack_pool *stacks;
     size_t stack_size;
     const void *thread_stack_bottom; /* for ASan fiber switches */
@@ -66,6 +68,7 @@ struct cio_loop {
     bool closing;
 };
 
+void cio__fd_watches_free(cio_loop *loop);
 int64_t cio__timers_next(cio_loop *loop);
 void cio__timers_fire(cio_loop *loop);
 

@@ -289,7 +289,9 @@ int cio_yield(void)
         return rc;
     cio__ready_push(loop, t);
     cio__task_suspend(loop, t);
-    return 0;
+    /* Cancelled or timed out while queued: this yield is the blocking
+     * call that reports it. */
+    return cio__interrupted(t);
 }
 
 struct sleeper {
