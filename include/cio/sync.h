@@ -51,8 +51,10 @@ CIO_EXTERN void cio_lock_init(cio_lock *l);
 CIO_EXTERN int cio_lock_acquire(cio_lock *l);
 /* Acquire only if free: 0 or -EBUSY. */
 CIO_EXTERN int cio_lock_try_acquire(cio_lock *l);
-/* Release; hands the lock to the first waiter.  CIO_ENOTLOCKED if it is
- * not locked (asyncio's RuntimeError). */
+/* Release; hands the lock to the first waiter, which holds it from then on
+ * (so locked() stays true).  Like asyncio's, the lock has no owner: any
+ * task may release it.  CIO_ENOTLOCKED if it is not locked (asyncio's
+ * RuntimeError). */
 CIO_EXTERN int cio_lock_release(cio_lock *l);
 CIO_EXTERN bool cio_lock_locked(const cio_lock *l);
 
@@ -65,16 +67,24 @@ typedef struct cio_cond {
 } cio_cond;
 #define CIO_COND_INIT(lockp) {(lockp), {0, 0}}
 
-/* lock: the lock this condition uses (must outlive it). */
+/* lock: the lock this condition uses (required; must outlive it).  Unlike
+ * asyncio there is no implicit lock: a condition without one reports
+ * CIO_ENOTLOCKED from every call. */
 CIO_EXTERN void cio_cond_init(cio_cond *c, cio_lock *lock);
 /* Release the lock, wait for a notify, re-acquire the lock.  The lock is
  * re-acquired before returning even when the wait is cancelled or times
- * out (as in asyncio).  CIO_ENOTLOCKED if the lock is not held. */
+ * out (as in asyncio; the re-acquire itself cannot be interrupted), and
+ * the interrupt error is returned then.  A waiter that was notified
+ * returns 0 even if cancelled before it ran, so no notify is lost.
+ * CIO_ENOTLOCKED if the lock is not held. */
 CIO_EXTERN int cio_cond_wait(cio_cond *c);
-/* Wait until pred(arg) is true (asyncio Condition.wait_for). */
+/* Wait until pred(arg) is true (asyncio Condition.wait_for): pred is
+ * evaluated first (with the lock held), then after every wake-up.  Returns
+ * 0 or the first error of cio_cond_wait, with the lock held either way. */
 CIO_EXTERN int cio_cond_wait_for(cio_cond *c, bool (*pred)(void *arg), void *arg);
-/* Wake up to n waiters (notify) / all (notify_all).  CIO_ENOTLOCKED if the
- * lock is not held. */
+/* Wake up to n waiters (notify) / all (notify_all), longest-waiting first.
+ * They run once the lock is released.  CIO_ENOTLOCKED if the lock is not
+ * held. */
 CIO_EXTERN int cio_cond_notify(cio_cond *c, size_t n);
 CIO_EXTERN int cio_cond_notify_all(cio_cond *c);
 
@@ -84,17 +94,22 @@ typedef struct cio_sem {
     /* private */
     cio__node waiters;
     size_t value;
-    size_t bound; /* 0: unbounded */
+    size_t bound; /* BoundedSemaphore: initial value + 1; 0: unbounded */
 } cio_sem;
 #define CIO_SEM_INIT(n) {{0, 0}, (n), 0}
-#define CIO_BOUNDED_SEM_INIT(n) {{0, 0}, (n), (n)}
+#define CIO_BOUNDED_SEM_INIT(n) {{0, 0}, (n), (size_t)(n) + 1}
 
 CIO_EXTERN void cio_sem_init(cio_sem *s, size_t value);
 /* A BoundedSemaphore: releasing above the initial value is CIO_ESEMBOUND. */
 CIO_EXTERN void cio_bounded_sem_init(cio_sem *s, size_t value);
+/* Take a permit, waiting (FIFO) if none is free or other tasks already
+ * wait: a release with waiters hands its permit to the first of them. */
 CIO_EXTERN int cio_sem_acquire(cio_sem *s);
-/* 0 or -EBUSY */
+/* 0 or -EBUSY (no permit, or tasks are waiting for one). */
 CIO_EXTERN int cio_sem_try_acquire(cio_sem *s);
+/* Give a permit back (to the first waiter if any).  CIO_ESEMBOUND for a
+ * BoundedSemaphore already at its initial value (the value is unchanged),
+ * -EOVERFLOW if the value would exceed SIZE_MAX. */
 CIO_EXTERN int cio_sem_release(cio_sem *s);
 /* True if acquire would block (asyncio Semaphore.locked). */
 CIO_EXTERN bool cio_sem_locked(const cio_sem *s);
@@ -108,7 +123,7 @@ typedef struct cio_queue {
     /* private */
     cio__node getters, putters, joiners;
     void **items;
-    uint64_t *seqs;   /* priority: insertion order, so equal items stay FIFO */
+    uint64_t *seqs; /* priority: insertion order, so equal items stay FIFO */
     uint64_t next_seq;
     size_t head, count, cap, maxsize, unfinished;
     int (*cmp)(const void *a, const void *b);
@@ -118,20 +133,27 @@ typedef struct cio_queue {
 
 /* maxsize 0 = unbounded.  cmp is required for CIO_QUEUE_PRIORITY (the
  * smallest item comes out first; equal items in insertion order) and must
- * be NULL otherwise.  Returns 0, -EINVAL or -ENOMEM. */
+ * be NULL otherwise.  cmp receives two items as passed to put (not
+ * pointers to them, unlike qsort) and returns <0, 0, >0.  Storage is
+ * allocated on demand, so this only validates: returns 0 or -EINVAL. */
 CIO_EXTERN int cio_queue_init(cio_queue *q, enum cio_queue_kind kind, size_t maxsize,
                               int (*cmp)(const void *a, const void *b));
 /* Free the queue's storage (items are not freed).  No task may be waiting. */
 CIO_EXTERN void cio_queue_destroy(cio_queue *q);
-/* Wait for a free slot, then add item.  CIO_EQUEUESHUTDOWN after shutdown,
- * -ENOMEM if an unbounded queue cannot grow. */
+/* Wait for a free slot, then add item (waiting putters are served in FIFO
+ * order; a freed slot is handed to the first).  CIO_EQUEUESHUTDOWN after
+ * shutdown, also for putters blocked when it happens (their items are not
+ * added).  -ENOMEM if the storage cannot grow (it grows on demand, up to
+ * maxsize); the queue is then unchanged. */
 CIO_EXTERN int cio_queue_put(cio_queue *q, void *item);
-/* CIO_EQUEUEFULL instead of waiting. */
+/* CIO_EQUEUEFULL instead of waiting (also while putters are queued). */
 CIO_EXTERN int cio_queue_put_nowait(cio_queue *q, void *item);
-/* Wait for an item.  CIO_EQUEUESHUTDOWN once shut down and empty (at once
- * after an immediate shutdown). */
+/* Wait for an item and store it in *item (item may be NULL to discard).
+ * Waiting getters are served in FIFO order, each handed its item directly.
+ * CIO_EQUEUESHUTDOWN once shut down and empty (at once after an immediate
+ * shutdown, which empties the queue). */
 CIO_EXTERN int cio_queue_get(cio_queue *q, void **item);
-/* CIO_EQUEUEEMPTY instead of waiting. */
+/* CIO_EQUEUEEMPTY instead of waiting (CIO_EQUEUESHUTDOWN if shut down). */
 CIO_EXTERN int cio_queue_get_nowait(cio_queue *q, void **item);
 /* Mark one item taken by get as processed.  -EINVAL if called more times
  * than items were put (asyncio's ValueError). */
