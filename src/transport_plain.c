@@ -4,7 +4,12 @@
  * only return EAGAIN: a short transfer on a stream socket or pipe means
  * the kernel buffer was drained (or filled) at that moment, and the next
  * edge from the backend sets the hint again.  So an echo round trip costs
- * one recv and one send, as in hand-written epoll code. */
+ * one send, plus the recvs until one says EAGAIN.
+ *
+ * Reads keep the hint after a short recv: an EOF (or a reset) that arrived
+ * together with the last data is reported by epoll in the same edge, and
+ * no further edge comes for it, so clearing the hint there would leave
+ * the reader waiting forever for an EOF that is already pending. */
 #include "stream.h"
 
 ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t len)
@@ -22,8 +27,6 @@ ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t len)
         }
         return cio__err();
     }
-    if ((size_t)n < len && n > 0)
-        s->rd_ready = false;
     return n;
 }
 
