@@ -85,7 +85,10 @@ static int pl_poll(cio_loop *loop, int64_t timeout_ns)
     /* Waking a task only queues it, so the table cannot change during
      * this pass; loop-context watchers run callbacks that may change it,
      * so they are called after the pass. */
-    cio__io *deferred[8];
+    struct {
+        cio__io *io;
+        short revents;
+    } deferred[8];
     size_t ndeferred = 0;
     for (size_t i = 0; i < n && r > 0; i++) {
         short re = st->fds[i].revents;
@@ -95,14 +98,20 @@ static int pl_poll(cio_loop *loop, int64_t timeout_ns)
         if (i >= st->n || st->ios[i]->fd != st->fds[i].fd)
             continue; /* closed meanwhile; level-triggered, so nothing is lost */
         if (st->ios[i]->on_ready && ndeferred < CIO__ARRAY_SIZE(deferred)) {
-            deferred[ndeferred++] = st->ios[i];
+            deferred[ndeferred].io = st->ios[i];
+            deferred[ndeferred++].revents = re;
             continue;
         }
         cio__io_ready(st->ios[i], re & (POLLIN | POLLHUP), re & POLLOUT,
                       re & (POLLERR | POLLHUP | POLLNVAL));
     }
-    for (size_t i = 0; i < ndeferred; i++)
-        cio__io_ready(deferred[i], true, false, false);
+    /* With their own directions: a stream flushing its queue (or
+     * finishing a graceful close) waits for POLLOUT. */
+    for (size_t i = 0; i < ndeferred; i++) {
+        short re = deferred[i].revents;
+        cio__io_ready(deferred[i].io, re & (POLLIN | POLLHUP), re & POLLOUT,
+                      re & (POLLERR | POLLHUP | POLLNVAL));
+    }
     return 0;
 }
 
