@@ -93,6 +93,9 @@ typedef struct cio__io {
     bool want_read;      /* interest, for level-triggered backends (poll) */
     bool want_write;
     bool closed;
+    /* Foreign fd: readiness is re-checked at every wait, since its owner
+     * may wait without having seen EAGAIN first. */
+    bool level;
     cio_task *reader;    /* task parked in cio__io_wait for readability */
     cio_task *writer;    /* task parked in cio__io_wait for writability */
     /* Owner-driven watchers (streams, the loop's eventfd): called on

@@ -16,6 +16,7 @@ int cio__io_open(cio__io *io, int fd)
     io->reader = io->writer = NULL;
     io->on_ready = NULL;
     io->closed = false;
+    io->level = false;
     int rc = loop->backend->add(loop, io);
     if (rc)
         io->closed = true; /* so a later cio__io_close is a no-op */
@@ -106,6 +107,7 @@ static struct fd_watch *watch_get(cio_loop *loop, int fd, int *err)
         cio__free(w);
         return NULL;
     }
+    w->io.level = true;
     *slot = w;
     return w;
 }

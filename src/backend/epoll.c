@@ -51,9 +51,17 @@ static void ep_del(cio_loop *loop, cio__io *io)
     epoll_ctl(st->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
 
+/* Edge-triggered registrations need nothing, except for foreign fds: a
+ * MOD makes epoll report the current readiness as a fresh edge. */
 static int ep_update(cio_loop *loop, cio__io *io)
 {
-    (void)loop, (void)io;
+    if (!io->level)
+        return 0;
+    struct epoll_state *st = cio__loop_backend_data(loop);
+    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLET, .data.ptr = io};
+    ev.events |= (io->want_read ? EPOLLIN : 0) | (io->want_write ? EPOLLOUT : 0);
+    if (cio__epoll_ctl(st->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0)
+        return cio__err();
     return 0;
 }
 
