@@ -282,5 +282,6 @@ CIO_EXTERN int cio_wait_writable(int fd);
 
 #include "cio/sync.h"
 #include "cio/stream.h"
+#include "cio/tls.h"
 
 #endif

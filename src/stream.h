@@ -107,6 +107,10 @@ extern const cio__transport cio__transport_plain;
  * pipes read/writev. */
 ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t len);
 ssize_t cio__stream_send(cio_stream *s, const struct iovec *iov, int iovcnt);
+/* Park the calling task until the fd is readable (after cio__stream_recv
+ * said -EAGAIN); the stream's reader slot, so -EBUSY if another task
+ * waits.  0 or an interrupt (-ECANCELED, -ETIMEDOUT).  TLS handshakes. */
+int cio__stream_wait_readable(cio_stream *s);
 
 
 

@@ -12,11 +12,11 @@
 enum { MIN_READ = 4096 };
 
 /* Park until the fd is readable.  One task at a time may wait. */
-static int wait_readable(cio_stream *s)
+int cio__stream_wait_readable(cio_stream *s)
 {
     cio_task *self = cio__current();
     if (!self)
-        return -EINVAL;
+        return -EPERM;
     if (s->reader && s->reader != self)
         return -EBUSY;
     s->reader = self;
@@ -67,7 +67,7 @@ static ssize_t fill(cio_stream *s, size_t want)
             s->rbuf.end += (size_t)n;
         if (n != -EAGAIN)
             return n;
-        rc = wait_readable(s);
+        rc = cio__stream_wait_readable(s);
         if (rc)
             return rc;
     }
@@ -110,7 +110,7 @@ ssize_t cio_read(cio_stream *s, void *buf, size_t n)
         if (got == 0 || (got > 0 && n >= MIN_READ))
             return got;
         if (got == -EAGAIN)
-            got = wait_readable(s);
+            got = cio__stream_wait_readable(s);
         if (got < 0)
             return got;
     }
