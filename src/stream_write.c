@@ -87,14 +87,22 @@ void cio__stream_discard_queue(cio_stream *s)
 int cio__stream_send_or_queue(cio_stream *s, const struct iovec *iov, int iovcnt, size_t total)
 {
     size_t sent = 0;
-    if (!s->wqueued) {
-        ssize_t n = cio__stream_send(s, iov, iovcnt < MAX_IOV ? iovcnt : MAX_IOV);
-        if (n >= 0) {
-            sent = (size_t)n;
-        } else if (n != -EAGAIN) {
+    /* One sendmsg takes at most MAX_IOV buffers: go on with the next ones
+     * while the socket takes all it is offered.  A socket with room sends
+     * no writable edge, so what is queued here could wait for ever. */
+    for (int i = 0; !s->wqueued && i < iovcnt;) {
+        int cnt = iovcnt - i < MAX_IOV ? iovcnt - i : MAX_IOV;
+        ssize_t n = cio__stream_send(s, iov + i, cnt);
+        if (n == -EAGAIN)
+            break;
+        if (n < 0) {
             cio__stream_fail(s, (int)n);
             return (int)n;
         }
+        sent += (size_t)n;
+        if ((size_t)n < iov_total(iov + i, cnt))
+            break;
+        i += cnt;
     }
     if (sent == total)
         return 0;
