@@ -29,12 +29,10 @@ static int opts_check(const cio_server_opts *o)
     if (o->family != AF_UNSPEC && o->family != AF_INET && o->family != AF_INET6)
         return -EINVAL;
     if (o->tls) {
-        if (!(o->tls_handshake_timeout > 0) || !(o->tls_shutdown_timeout > 0))
+        /* The handshake runs in each connection task (server_accept.c). */
+        if (!(o->tls_handshake_timeout > 0) || !(o->tls_shutdown_timeout > 0) ||
+            !cio_tls_ctx_is_server(o->tls))
             return -EINVAL;
-        /* TLS HOOK (1 of 2): remove this line once tls.c provides
-         * cio__tls_server_upgrade; the call goes in conn_main
-         * (server_accept.c). */
-        return -ENOTSUP;
     }
     return 0;
 }
@@ -55,6 +53,10 @@ static int srv_new(cio_server **out, cio_conn_handler handler, void *arg,
     srv->handler = handler;
     srv->arg = arg;
     srv->opts = *opts;
+    /* Every accepted connection needs the context: hold it while we live,
+     * so the caller may free theirs once the server is started. */
+    if (opts->tls)
+        cio_tls_ctx_retain(opts->tls);
     cio__list_init(&srv->conns);
     cio__list_init(&srv->close_waiters);
     cio__list_init(&srv->done_waiters);
@@ -64,6 +66,8 @@ static int srv_new(cio_server **out, cio_conn_handler handler, void *arg,
 
 static void srv_free_now(cio_server *srv)
 {
+    if (srv->opts.tls)
+        cio_tls_ctx_free(srv->opts.tls);
     cio__free(srv->unix_path);
     cio__free(srv->ls);
     cio__free(srv);

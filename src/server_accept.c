@@ -7,6 +7,7 @@
 #include "net.h"
 #include "server.h"
 #include "stream.h"
+#include "tls.h"
 
 enum { ACCEPT_BURST = 64 }; /* accepts in a row before the accept task yields */
 
@@ -20,12 +21,11 @@ static intptr_t conn_main(void *arg)
 {
     srv_conn *c = arg;
     cio_server *srv = c->srv;
-    /* TLS HOOK (2 of 2): once tls.c exists, with srv->opts.tls set, run
-     *     if (cio__tls_server_upgrade(c->s, &srv->opts) != 0) abort c->s
-     *     and skip the handler
-     * here, in the connection's own task, so a slow handshake holds up no
-     * one else (and see opts_check in server.c). */
-    srv->handler(c->s, srv->arg);
+    /* The TLS handshake runs here, in the connection's own task, so a
+     * slow one holds up no one else.  A failed one closes the stream and
+     * the handler never sees it. */
+    if (!srv->opts.tls || cio__tls_server_upgrade(c->s, &srv->opts) == 0)
+        srv->handler(c->s, srv->arg);
     cio__list_remove(&c->node);
     srv->nconns--;
     cio_stream_release(c->s); /* closes gracefully unless the handler retained it */

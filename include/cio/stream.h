@@ -209,9 +209,14 @@ CIO_EXTERN int cio_addr_format(const struct sockaddr *addr, socklen_t len, char 
  * Servers
  * ====================================================================== */
 
-/* Runs in its own task for each accepted connection.  When it returns,
- * the server releases its reference to the stream, which closes it
- * gracefully unless the handler retained it (cio_stream_retain). */
+/* Runs in its own task for each accepted connection (named "cio-conn
+ * <peer address>").  When it returns, the server releases its reference
+ * to the stream, which closes it gracefully (flushing what is queued)
+ * unless the handler retained it (cio_stream_retain).
+ *
+ * Every server call is made from the loop's thread while cio_run runs;
+ * the blocking ones (start, serve_forever, wait_closed, shutdown) from a
+ * task. */
 typedef void (*cio_conn_handler)(cio_stream *s, void *arg);
 
 typedef struct cio_server_opts {
@@ -230,45 +235,73 @@ typedef struct cio_server_opts {
 #define CIO_SERVER_OPTS_INIT {CIO_STREAM_OPTS_INIT, 100, true, false, false, true, 0, NULL, 60.0, 30.0}
 
 /* asyncio.start_server(handler, host, port).  host NULL or "" binds every
- * interface (IPv4 and IPv6); a comma-separated list binds each; port 0
- * picks a free port (see cio_server_port / cio_server_sockets).  An
- * address that cannot be assigned is skipped; if nothing can be bound the
- * bind error is returned.  opts may be NULL. */
+ * interface: 0.0.0.0 and :: as two sockets (IPV6_V6ONLY on); a
+ * comma-separated list ("127.0.0.1,::1") binds each address its names
+ * resolve to.  port 0 picks a free port; with several sockets the others
+ * reuse the port the first one got when it is free in their family, and
+ * get their own otherwise (asyncio always gives each its own).  An address
+ * that cannot be assigned (EADDRNOTAVAIL, EAFNOSUPPORT: ::1 without IPv6)
+ * is skipped; if nothing can be bound that error is returned.  The sockets
+ * listen at once, even with start_serving off (connections then wait in
+ * the backlog).  Errors: -EADDRINUSE, -EACCES, ..., CIO_EAI_* for names,
+ * -EINVAL (bad options, no handler, a TLS context that is not a server
+ * one), -ENOMEM.  opts may be NULL.
+ *
+ * With opts->tls, each connection's task runs the TLS handshake (bounded
+ * by tls_handshake_timeout) before the handler; a connection whose
+ * handshake fails is closed without calling the handler.  The server
+ * holds its own reference to the context. */
 CIO_EXTERN int cio_start_server(cio_server **out, cio_conn_handler handler, void *arg,
                                 const char *host, uint16_t port, const cio_server_opts *opts);
 /* asyncio.start_unix_server(handler, path).  A stale socket file at path
- * is removed first; -EADDRINUSE if a live server owns it.  The file is
- * removed on close if it is still ours.  A leading '@' or NUL names an
- * abstract socket. */
+ * (a socket nobody accepts on: connecting is refused) is removed first;
+ * -EADDRINUSE if a live server answers there, or if path is another kind
+ * of file (left alone).  The file is removed on close if it is still ours
+ * (same inode).  A leading '@' names an abstract socket (no file). */
 CIO_EXTERN int cio_start_unix_server(cio_server **out, cio_conn_handler handler, void *arg,
                                      const char *path, const cio_server_opts *opts);
 
-/* The port of the first listening socket (handy with port 0). */
+/* The port of the first listening socket (handy with port 0); 0 for Unix
+ * sockets and once closed. */
 CIO_EXTERN uint16_t cio_server_port(const cio_server *srv);
-/* Number of listening sockets; their addresses via cio_server_sockname. */
+/* Number of listening sockets (0 once closed, like asyncio's
+ * Server.sockets); their addresses via cio_server_sockname, which fails
+ * with -EINVAL for a bad index or a *len too small (set to the size
+ * needed), -EBADF once closed. */
 CIO_EXTERN size_t cio_server_nsockets(const cio_server *srv);
 CIO_EXTERN int cio_server_sockname(const cio_server *srv, size_t i, struct sockaddr *addr,
                                    socklen_t *len);
-/* Start accepting (when created with start_serving off). */
+/* Start accepting (when created with start_serving off); 0 if already
+ * serving, -EBADF once closed. */
 CIO_EXTERN int cio_server_start_serving(cio_server *srv);
 CIO_EXTERN bool cio_server_is_serving(const cio_server *srv);
 /* Run until the server is closed (returns 0) or the calling task is
- * cancelled (closes the server, returns -ECANCELED).  -EBUSY if another
+ * cancelled (closes the server, returns -ECANCELED; live connections go
+ * on, and unlike asyncio it does not wait for them).  -EBUSY if another
  * serve_forever is running, -EBADF on a closed server. */
 CIO_EXTERN int cio_server_serve_forever(cio_server *srv);
-/* Stop listening at once; live connections keep running. */
+/* Stop listening at once (the Unix socket file is removed if ours); live
+ * connections keep running.  Idempotent. */
 CIO_EXTERN void cio_server_close(cio_server *srv);
-/* Wait until the server is closed and every connection task has ended. */
+/* Wait until the server is closed and every connection task has ended
+ * (many waiters; returns at once afterwards).  Called from a handler, it
+ * does not wait for the handler's own task.  0 or an interrupt. */
 CIO_EXTERN int cio_server_wait_closed(cio_server *srv);
-/* Close (gracefully) / abort every live connection. */
+/* Close (gracefully) / abort the stream of every connection whose handler
+ * is still running (a stream a handler retained and returned from is the
+ * handler's).  The handlers' pending reads see EOF. */
 CIO_EXTERN void cio_server_close_clients(cio_server *srv);
 CIO_EXTERN void cio_server_abort_clients(cio_server *srv);
 /* Beyond asyncio: stop accepting, let connections finish for up to grace
- * seconds, then abort the rest and cancel their tasks; returns when all
- * have ended.  wait_closed can then never hang on an idle client. */
+ * seconds (< 0: no bound), then abort the rest and cancel their tasks;
+ * returns when all have ended, so it never hangs on an idle client.
+ * Returns 0 (the grace running out is not an error), or -ECANCELED /
+ * -ETIMEDOUT if the caller was interrupted, in which case the rest are
+ * aborted at once and still waited for. */
 CIO_EXTERN int cio_server_shutdown(cio_server *srv, double grace);
 /* Free the server (closing it first if needed, without waiting for its
- * connections, which finish on their own). */
+ * connections, which finish on their own: the memory they use is released
+ * when the last one ends). */
 CIO_EXTERN void cio_server_free(cio_server *srv);
 
 #ifdef __cplusplus
