@@ -12,7 +12,9 @@
  *    cio_timeout_enter).  A blocking call that fails that way has had no
  *    effect: no bytes consumed, no lock taken, no item removed.
  *  - Time is in seconds as double, like asyncio.
- *  - Blocking calls may only be made from a task (inside cio_run).
+ *  - Blocking calls may only be made from a task (inside cio_run); made
+ *    anywhere else they return -EPERM, and so does cio_spawn outside a
+ *    loop.
  *
  * Sections follow the layers of docs/design.md: errors, loop, tasks,
  * timeouts, sync primitives, threads, fd waits.
@@ -133,7 +135,7 @@ typedef struct cio_task_opts {
  * next loop iteration.  If out is non-NULL it receives a handle that the
  * caller must eventually give back with cio_join, cio_wait_for or
  * cio_detach (like pthread_join/detach); with out == NULL the task is
- * detached.  opts may be NULL.  Returns 0, -ENOMEM, -EINVAL. */
+ * detached.  opts may be NULL.  Returns 0, -ENOMEM, -EINVAL, -EPERM. */
 CIO_EXTERN int cio_spawn(cio_task **out, cio_task_fn fn, void *arg, const cio_task_opts *opts);
 
 /* await task: wait for t to finish, store its result in *result (may be

@@ -96,6 +96,10 @@ typedef struct cio__io {
     /* Foreign fd: readiness is re-checked at every wait, since its owner
      * may wait without having seen EAGAIN first. */
     bool level;
+    /* The peer hung up or the fd failed (edge backends): no further edge
+     * will come, so readers must keep trying until EOF or the error. */
+    bool hup;
+    bool error;          /* the backend reported an error (EPOLLERR/POLLERR) */
     cio_task *reader;    /* task parked in cio__io_wait for readability */
     cio_task *writer;    /* task parked in cio__io_wait for writability */
     /* Owner-driven watchers (streams, the loop's eventfd): called on

@@ -17,6 +17,8 @@ int cio__io_open(cio__io *io, int fd)
     io->on_ready = NULL;
     io->closed = false;
     io->level = false;
+    io->hup = false;
+    io->error = false;
     int rc = loop->backend->add(loop, io);
     if (rc)
         io->closed = true; /* so a later cio__io_close is a no-op */
@@ -126,7 +128,7 @@ static int wait_fd(int fd, int dir)
     cio_loop *loop = cio__loop();
     int err = 0;
     if (!cio__current())
-        return -EINVAL;
+        return -EPERM;
     /* poll(2) reports a closed fd as POLLNVAL, "ready": refuse it here. */
     if (fd < 0 || fcntl(fd, F_GETFD) < 0)
         return -EBADF;

@@ -35,6 +35,8 @@ int cio_wait_for(cio_task *t, double timeout, intptr_t *result)
 {
     if (!t)
         return -EINVAL;
+    if (!cio__current())
+        return -EPERM;
     cio_timeout scope;
     cio_timeout_enter(&scope, timeout);
     int rc = cio_task_wait(t);

@@ -205,6 +205,12 @@ static bool finished(const cio_loop *loop)
     return !loop->shutting_down || (loop->nlive == 0 && loop->refs == 0);
 }
 
+/* While tasks stay ready, I/O is polled only every BUSY_POLL_INTERVAL
+ * iterations (Tokio's event_interval is 61): a zero-timeout epoll_wait
+ * per iteration would cost more than the tasks' own work when they only
+ * yield.  Timers are still checked every iteration. */
+enum { BUSY_POLL_INTERVAL = 64 };
+
 static void run_once(cio_loop *loop)
 {
     loop->batch = loop->nready;
@@ -218,15 +224,25 @@ static void run_once(cio_loop *loop)
 
     int64_t timeout = -1;
     if (loop->nready || !cio__list_empty(&loop->callbacks) || finished(loop)) {
+        if (++loop->busy_iterations < BUSY_POLL_INTERVAL) {
+            if (loop->ntimers) {
+                loop->now = cio__clock_ns();
+                cio__timers_fire(loop);
+            }
+            return;
+        }
         timeout = 0;
     } else if (loop->ntimers) {
         timeout = cio__timers_next(loop) - cio__clock_ns();
         if (timeout < 0)
             timeout = 0;
     }
+    loop->busy_iterations = 0;
     loop->backend->poll(loop, timeout);
-    loop->now = cio__clock_ns();
-    cio__timers_fire(loop);
+    if (loop->ntimers) {
+        loop->now = cio__clock_ns();
+        cio__timers_fire(loop);
+    }
 }
 
 static void cancel_all(cio_loop *loop)

@@ -44,6 +44,7 @@ struct cio_loop {
     cio__node ready;
     size_t nready;
     size_t batch;           /* tasks left to run in this iteration */
+    unsigned busy_iterations; /* iterations since I/O was last polled */
     cio__node live;         /* unfinished tasks */
     cio__node finished;     /* finished tasks whose handle is still held */
     size_t nlive;

@@ -29,6 +29,8 @@ struct cio__stack_chunk {
     cio__node node;
     void *mem;
     size_t len;
+    cio__stack stacks[]; /* descriptors live here, not on the stacks, so
+                            a freed stack can give back all its pages */
 };
 
 struct cio__stack_pool {
@@ -94,8 +96,7 @@ static int install_guard(void *addr, size_t len)
     return cio__err();
 }
 
-/* Each slot is [guard page][stack]; the stack descriptor sits at the top
- * of the stack's own memory so a stack costs no separate allocation. */
+/* Each slot is [guard page][stack]. */
 static int new_chunk(cio__stack_pool *pool, size_t size, unsigned count)
 {
     size_t slot = size + pool->page;
@@ -109,7 +110,7 @@ static int new_chunk(cio__stack_pool *pool, size_t size, unsigned count)
                             "(vm.max_map_count)\n");
         return err;
     }
-    struct cio__stack_chunk *chunk = cio__malloc(sizeof(*chunk));
+    struct cio__stack_chunk *chunk = cio__malloc(sizeof(*chunk) + count * sizeof(cio__stack));
     if (!chunk) {
         cio__munmap(mem, len);
         return -ENOMEM;
@@ -126,10 +127,9 @@ static int new_chunk(cio__stack_pool *pool, size_t size, unsigned count)
     chunk->len = len;
     cio__list_push_back(&pool->chunks, &chunk->node);
     for (unsigned i = 0; i < count; i++) {
-        char *base = (char *)mem + i * slot + pool->page;
-        cio__stack *s = (cio__stack *)(base + size - sizeof(cio__stack));
-        s->base = base;
-        s->size = size - sizeof(cio__stack);
+        cio__stack *s = &chunk->stacks[i];
+        s->base = (char *)mem + i * slot + pool->page;
+        s->size = size;
         s->chunk = chunk;
         cio__list_push_back(&pool->cold, &s->free_node);
     }
@@ -142,7 +142,7 @@ static cio__stack *take_free(cio__node *list, size_t size)
     cio__list_each_safe(n, tmp, list)
     {
         cio__stack *s = cio__container_of(n, cio__stack, free_node);
-        if (s->size + sizeof(cio__stack) == size) {
+        if (s->size == size) {
             cio__list_remove(n);
             return s;
         }
@@ -178,7 +178,7 @@ void cio__stack_put(cio__stack_pool *pool, cio__stack *s)
         return;
     }
     /* Give the pages back but keep the mapping (and its guard). */
-    cio__madvise(s->base, s->size + sizeof(cio__stack) - pool->page, MADV_DONTNEED);
+    cio__madvise(s->base, s->size, MADV_DONTNEED);
     cio__list_push_front(&pool->cold, &s->free_node);
 }
 

@@ -20,6 +20,17 @@ int cio__stream_opts_check(const cio_stream_opts *o)
     return 0;
 }
 
+/* SO_ERROR of a socket the backend reported in error, as -errno (0 if
+ * there is none, or for pipes). */
+static int pending_error(cio_stream *s)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (!s->is_socket || cio__getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return 0;
+    return -err;
+}
+
 static void stream_ready(cio__io *io, bool readable, bool writable)
 {
     cio_stream *s = cio__container_of(io, cio_stream, io);
@@ -28,16 +39,21 @@ static void stream_ready(cio__io *io, bool readable, bool writable)
         if (s->reader)
             cio__unpark(s->reader);
     }
-    if (writable) {
+    if (writable)
         s->wr_ready = true;
-        /* May finish a close and free s: nothing may touch s after it. */
-        if (s->wqueued || (s->closing && !s->closed)) {
-            cio__stream_flush(s);
+    /* A reset on a connection nobody is reading: asyncio notices it
+     * through its always-on reader, and so must wait_closed here.  What
+     * was received before the reset is kept (cio__stream_fail salvages). */
+    if (io->error && !s->reader && !s->closed) {
+        int err = pending_error(s);
+        if (err) {
+            cio__stream_fail(s, err); /* may free s */
             return;
         }
     }
-    if (readable && s->closing && !s->closed)
-        cio__stream_flush(s); /* a transport close waiting on the peer */
+    /* Flushing may finish a close and free s: nothing may touch s after. */
+    if ((writable && s->wqueued) || (s->closing && !s->closed))
+        cio__stream_flush(s);
 }
 
 int cio__stream_new(cio_stream **out, int fd, int family, const cio_stream_opts *opts)

@@ -107,7 +107,9 @@ void cio__task_suspend(cio_loop *loop, cio_task *self)
 int cio__park(void)
 {
     cio_loop *loop = cio__loop();
-    cio_task *t = loop->current;
+    cio_task *t = loop ? loop->current : NULL;
+    if (!t)
+        return -EPERM; /* blocking calls need a task */
     int rc = cio__interrupted(t);
     if (rc)
         return rc;
@@ -150,6 +152,8 @@ void cio__task_interrupt(cio_task *t)
 int cio__wait_on(cio__node *q, cio__waiter *w)
 {
     w->task = cio__current();
+    if (!w->task)
+        return -EPERM;
     w->value = 0;
     cio__list_push_back(q, &w->node);
     int rc = cio__park();
@@ -162,13 +166,21 @@ int cio__wait_on(cio__node *q, cio__waiter *w)
 
 cio__waiter *cio__wake_first(cio__node *q, intptr_t value)
 {
-    cio__node *n = cio__list_pop_front(q);
-    if (!n)
-        return NULL;
-    cio__waiter *w = cio__container_of(n, cio__waiter, node);
-    w->value = value;
-    cio__unpark(w->task);
-    return w;
+    cio__node *n, *tmp;
+    cio__list_each_safe(n, tmp, q)
+    {
+        cio__waiter *w = cio__container_of(n, cio__waiter, node);
+        /* A waiter that is no longer parked was interrupted (cancelled or
+         * timed out) and has not run yet: it will unlink itself and fail,
+         * so the wake-up goes to the next one. */
+        if (w->task->state != CIO__TASK_PARKED)
+            continue;
+        cio__list_remove(n);
+        w->value = value;
+        cio__unpark(w->task);
+        return w;
+    }
+    return NULL;
 }
 
 void cio__wake_all(cio__node *q, intptr_t value)
@@ -182,7 +194,9 @@ void cio__wake_all(cio__node *q, intptr_t value)
 int cio_spawn(cio_task **out, cio_task_fn fn, void *arg, const cio_task_opts *opts)
 {
     cio_loop *loop = cio__loop();
-    if (!loop || !fn)
+    if (!loop)
+        return -EPERM;
+    if (!fn)
         return -EINVAL;
     size_t size = opts && opts->stack_size ? opts->stack_size : loop->stack_size;
     if (size < CIO_MIN_STACK_SIZE)
@@ -283,7 +297,7 @@ int cio_yield(void)
     cio_loop *loop = cio__loop();
     cio_task *t = loop ? loop->current : NULL;
     if (!t)
-        return -EINVAL;
+        return -EPERM;
     int rc = cio__interrupted(t);
     if (rc)
         return rc;
@@ -310,7 +324,7 @@ int cio_sleep(double seconds)
         return cio_yield();
     cio_task *t = cio__current();
     if (!t)
-        return -EINVAL;
+        return -EPERM;
     int rc = cio__interrupted(t);
     if (rc)
         return rc;

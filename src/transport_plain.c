@@ -4,12 +4,12 @@
  * only return EAGAIN: a short transfer on a stream socket or pipe means
  * the kernel buffer was drained (or filled) at that moment, and the next
  * edge from the backend sets the hint again.  So an echo round trip costs
- * one send, plus the recvs until one says EAGAIN.
+ * one recv and one send, as in hand-written epoll code.
  *
- * Reads keep the hint after a short recv: an EOF (or a reset) that arrived
- * together with the last data is reported by epoll in the same edge, and
- * no further edge comes for it, so clearing the hint there would leave
- * the reader waiting forever for an EOF that is already pending. */
+ * The exception is a peer that has hung up: an EOF (or a reset) that
+ * arrived together with the last data comes in the same edge and no
+ * further edge follows, so once the backend has seen the hang-up
+ * (io.hup) a short recv no longer clears the hint. */
 #include "stream.h"
 
 ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t len)
@@ -27,6 +27,8 @@ ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t len)
         }
         return cio__err();
     }
+    if (n > 0 && (size_t)n < len && !s->io.hup)
+        s->rd_ready = false;
     return n;
 }
 

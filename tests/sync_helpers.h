@@ -133,7 +133,7 @@ static inline void join_worker(cio_task *t)
  * cancellation (nothing is lost, but the next waiter is not served).  Set
  * to 1 once cio__wake_first skips waiters already woken by an interrupt. */
 #ifndef CIO_TEST_WAKE_SKIPS_INTERRUPTED
-#define CIO_TEST_WAKE_SKIPS_INTERRUPTED 0
+#define CIO_TEST_WAKE_SKIPS_INTERRUPTED 1
 #endif
 
 /* Like MAIN_TEST_ARG for the same-step variants, disabled until then. */

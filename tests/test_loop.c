@@ -197,12 +197,15 @@ Test(loop, blocking_calls_outside_a_loop_fail)
 {
     cr_assert_null(cio_loop_current());
     cr_assert_null(cio_current());
-    cr_assert_eq(cio_yield(), -EINVAL);
-    cr_assert_eq(cio_sleep(0.01), -EINVAL);
-    cr_assert_eq(cio_sleep(0), -EINVAL);
-    cr_assert_eq(cio_wait_readable(0), -EINVAL);
+    /* One rule: outside a task, blocking calls return -EPERM. */
+    cr_assert_eq(cio_yield(), -EPERM);
+    cr_assert_eq(cio_sleep(0.01), -EPERM);
+    cr_assert_eq(cio_sleep(0), -EPERM);
+    cr_assert_eq(cio_wait_readable(0), -EPERM);
+    cio_event e = CIO_EVENT_INIT;
+    cr_assert_eq(cio_event_wait(&e), -EPERM);
     cio_task *t = NULL;
-    cr_assert_eq(cio_spawn(&t, dummy, NULL, NULL), -EINVAL);
+    cr_assert_eq(cio_spawn(&t, dummy, NULL, NULL), -EPERM);
     cr_assert_null(t);
 }
 

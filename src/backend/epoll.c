@@ -76,7 +76,12 @@ static int ep_poll(cio_loop *loop, int64_t timeout_ns)
         return errno == EINTR ? 0 : cio__err();
     for (int i = 0; i < n; i++) {
         uint32_t e = st->events[i].events;
-        cio__io_ready(st->events[i].data.ptr, e & (EPOLLIN | EPOLLRDHUP), e & EPOLLOUT,
+        cio__io *io = st->events[i].data.ptr;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            io->hup = true;
+        if (e & EPOLLERR)
+            io->error = true;
+        cio__io_ready(io, e & (EPOLLIN | EPOLLRDHUP), e & EPOLLOUT,
                       e & (EPOLLERR | EPOLLHUP));
     }
     return 0;

@@ -74,7 +74,10 @@ static int pl_poll(cio_loop *loop, int64_t timeout_ns)
         cio__io *io = st->ios[i];
         st->fds[i].fd = io->fd;
         st->fds[i].events = (short)((io->want_read ? POLLIN : 0) | (io->want_write ? POLLOUT : 0));
-        if (!st->fds[i].events)
+        /* Owner-driven watchers (streams) stay watched for errors and
+         * hang-ups, which poll reports unasked, until a hang-up is seen
+         * (it would then be reported on every call). */
+        if (!st->fds[i].events && (!io->on_ready || io->hup))
             st->fds[i].fd = -1; /* poll ignores negative fds */
         st->fds[i].revents = 0;
     }
@@ -82,34 +85,22 @@ static int pl_poll(cio_loop *loop, int64_t timeout_ns)
     int r = cio__poll(st->fds, n, ms);
     if (r < 0)
         return errno == EINTR ? 0 : cio__err();
-    /* Waking a task only queues it, so the table cannot change during
-     * this pass; loop-context watchers run callbacks that may change it,
-     * so they are called after the pass. */
-    struct {
-        cio__io *io;
-        short revents;
-    } deferred[8];
-    size_t ndeferred = 0;
-    for (size_t i = 0; i < n && r > 0; i++) {
+    /* Dispatch from the last slot down.  A callback (a stream finishing
+     * its close) may remove watchers; removal moves the last watcher into
+     * the freed slot, so only already-dispatched watchers ever move below
+     * us, and the fd check skips a slot whose watcher changed. */
+    for (size_t i = n; i-- > 0 && r > 0;) {
         short re = st->fds[i].revents;
         if (!re)
             continue;
         r--;
         if (i >= st->n || st->ios[i]->fd != st->fds[i].fd)
-            continue; /* closed meanwhile; level-triggered, so nothing is lost */
-        if (st->ios[i]->on_ready && ndeferred < CIO__ARRAY_SIZE(deferred)) {
-            deferred[ndeferred].io = st->ios[i];
-            deferred[ndeferred++].revents = re;
-            continue;
-        }
+            continue; /* level-triggered: nothing is lost */
+        if (re & (POLLHUP | POLLERR))
+            st->ios[i]->hup = true;
+        if (re & POLLERR)
+            st->ios[i]->error = true;
         cio__io_ready(st->ios[i], re & (POLLIN | POLLHUP), re & POLLOUT,
-                      re & (POLLERR | POLLHUP | POLLNVAL));
-    }
-    /* With their own directions: a stream flushing its queue (or
-     * finishing a graceful close) waits for POLLOUT. */
-    for (size_t i = 0; i < ndeferred; i++) {
-        short re = deferred[i].revents;
-        cio__io_ready(deferred[i].io, re & (POLLIN | POLLHUP), re & POLLOUT,
                       re & (POLLERR | POLLHUP | POLLNVAL));
     }
     return 0;
