@@ -314,32 +314,36 @@ static int bind_unix(cio_server *srv, const struct sockaddr_un *sun, socklen_t l
     int rc = abstract ? 0 : clear_stale(sun, len);
     if (rc)
         return rc;
-    if (!abstract && !(srv->unix_path = cio__strdup(sun->sun_path)))
+    /* Copied before bind: once the file exists, we must be able to
+     * remember it, or a failure could not remove it again. */
+    char *path = NULL;
+    if (!abstract && !(path = cio__strdup(sun->sun_path)))
         return -ENOMEM;
     int fd = cio__socket_for(AF_UNIX, SOCK_STREAM);
-    if (fd < 0)
+    if (fd < 0) {
+        cio__free(path);
         return fd;
+    }
     if (cio__bind(fd, (const struct sockaddr *)sun, len) < 0) {
         rc = cio__err();
+        cio__free(path);
         cio__close(fd);
         return rc;
     }
+    /* Remember which file is ours: on close, a file that someone else has
+     * put at the same path since then is left alone. */
     struct stat st;
-    if (!abstract) {
-        /* Remember which file is ours: on close, a file that another
-         * server has put at the same path since then is left alone. */
-        if (stat(sun->sun_path, &st) == 0) {
-            srv->unix_dev = st.st_dev;
-            srv->unix_ino = st.st_ino;
-        } else {
-            cio__free(srv->unix_path);
-            srv->unix_path = NULL;
-        }
+    if (path && stat(path, &st) == 0) {
+        srv->unix_path = path;
+        srv->unix_dev = st.st_dev;
+        srv->unix_ino = st.st_ino;
+    } else {
+        cio__free(path);
     }
     if (cio__listen(fd, srv->opts.backlog) < 0) {
         rc = cio__err();
         cio__close(fd);
-        return rc;
+        return rc; /* the caller removes the file */
     }
     return srv_add_listener(srv, fd, AF_UNIX);
 }
