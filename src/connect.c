@@ -325,6 +325,18 @@ static size_t filter_by_local(cio__addr *addrs, size_t n, const cio__addr *local
     return k;
 }
 
+/* Run the TLS handshake on a fresh stream (tls.c); on failure the stream
+ * is already closed with the error, and our reference goes. */
+static int tls_upgrade(cio_stream **out, const cio_connect_opts *opts, const char *host)
+{
+    int rc = cio__tls_client_upgrade(*out, opts, host);
+    if (rc) {
+        cio_stream_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
                         const cio_connect_opts *opts)
 {
@@ -338,17 +350,6 @@ int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
     int rc = check_opts(opts);
     if (rc)
         return rc;
-    if (opts->tls) {
-        /* TLS: tls.c provides cio__tls_client_upgrade (src/net.h).  Wiring
-         * it in means dropping this early return and, after
-         * cio__stream_new below succeeds:
-         *     rc = cio__tls_client_upgrade(*out, opts, host);
-         *     if (rc) { cio_stream_release(*out); *out = NULL; }
-         * (the hook defaults server_hostname to host and aborts the stream
-         * on failure; the reference stays ours to release). */
-        return -ENOTSUP;
-    }
-
     cio__addr *addrs = NULL, *local = NULL;
     size_t n = 0, n_local = 0;
     rc = cio__resolve(host, port, opts->family, 0, &addrs, &n);
@@ -373,6 +374,8 @@ int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
     rc = cio__connect_addrs(addrs, n, delay, local, n_local, &res);
     if (rc == 0)
         rc = cio__stream_new(out, res.fd, res.family, &opts->stream);
+    if (rc == 0 && opts->tls)
+        rc = tls_upgrade(out, opts, host);
 out:
     cio__addrs_free(addrs);
     cio__addrs_free(local);
@@ -413,12 +416,9 @@ int cio_open_unix_connection(cio_stream **out, const char *path, const cio_conne
     int rc = check_opts(opts);
     if (rc)
         return rc;
-    if (opts->tls) {
-        /* There is no host name to default to (asyncio requires it too). */
-        if (!opts->server_hostname)
-            return -EINVAL;
-        return -ENOTSUP; /* as above, with host NULL: cio__tls_client_upgrade */
-    }
+    /* There is no host name to default to (asyncio requires it too). */
+    if (opts->tls && !opts->server_hostname)
+        return -EINVAL;
     struct sockaddr_un sa;
     socklen_t len;
     rc = cio__unix_addr(path, &sa, &len);
@@ -435,5 +435,8 @@ int cio_open_unix_connection(cio_stream **out, const char *path, const cio_conne
         cio__close(fd);
         return rc;
     }
-    return cio__stream_new(out, fd, AF_UNIX, &opts->stream);
+    rc = cio__stream_new(out, fd, AF_UNIX, &opts->stream);
+    if (rc == 0 && opts->tls)
+        rc = tls_upgrade(out, opts, NULL);
+    return rc;
 }

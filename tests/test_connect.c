@@ -526,8 +526,8 @@ CTEST(bad_arguments)
     o.happy_eyeballs_delay = -1;
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
-    o.tls = (cio_tls_ctx *)&o; /* TLS is not wired in yet */
-    CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -ENOTSUP);
+    o.tls = (cio_tls_ctx *)&o; /* not looked at: TLS starts after the connect */
+    CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -ECONNREFUSED);
     o.tls_handshake_timeout = 0;
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
