@@ -54,6 +54,14 @@
         cr_assert((cond), "gave up waiting for: %s", #cond);                                       \
     } while (0)
 
+/* Let the loop poll the I/O backend once (busy loops poll only now and
+ * then): park until fd, which must be writable, is reported writable.
+ * Every pending readiness event is dispatched in that poll. */
+static inline void poll_io(int writable_fd)
+{
+    cr_assert_eq(cio_wait_writable(writable_fd), 0);
+}
+
 /* ---- raw fds ---------------------------------------------------------------- */
 
 static inline void fd_nonblock(int fd)
@@ -336,6 +344,7 @@ typedef struct op {
 static inline ssize_t op_call(op *o)
 {
     size_t cap = o->n ? o->n : OP_BUF;
+    cr_assert_leq(cap, OP_BUF, "op buffer too small for n = %zu", cap);
     switch (o->kind) {
     case OP_READ:
         return cio_read(o->s, o->buf, cap);

@@ -1049,13 +1049,16 @@ STREAM_TEST(one_reader, a_second_reader_that_must_wait_gets_EBUSY_and_the_first_
 
 /* ---- cancellation and timeouts lose no byte ------------------------------------------------ */
 
-/* Run o until it is parked, interrupt it (cancel, or let its timeout
- * expire), and check that it failed with the interrupt error. */
-static void interrupt_op(op *o, bool by_timeout)
+/* Run o until it is parked with `gathered` bytes pulled into the stream
+ * buffer, interrupt it (cancel, or let its timeout expire), and check
+ * that it failed with the interrupt error. */
+static void interrupt_op(op *o, bool by_timeout, size_t gathered)
 {
     if (by_timeout)
-        o->timeout = 0.05;
+        o->timeout = 0.2;
     cio_task *t = op_spawn_blocked(o);
+    YIELD_UNTIL(cio_stream_buffered(o->s) == gathered && o->s->reader == t);
+    cr_assert(!cio_task_done(t));
     if (!by_timeout)
         cr_assert(cio_cancel(t));
     op_join(t);
@@ -1063,6 +1066,7 @@ static void interrupt_op(op *o, bool by_timeout)
     if (by_timeout)
         cr_assert(o->expired);
     cr_assert_null(o->s->reader, "the interrupted reader is still registered");
+    cr_assert_eq(cio_stream_buffered(o->s), gathered, "the interrupted call consumed bytes");
 }
 
 static void read_loses_nothing(bool by_timeout)
@@ -1071,13 +1075,13 @@ static void read_loses_nothing(bool by_timeout)
     cio_stream *s = raw_pair(&peer, NULL);
     char buf[16];
     op o = {.s = s, .kind = OP_READ, .n = 16};
-    interrupt_op(&o, by_timeout);
+    interrupt_op(&o, by_timeout, 0);
     fd_write_str(peer, "xyz");
     EXPECT_BYTES(cio_read(s, buf, sizeof(buf)), buf, "xyz");
     /* Both read paths: into the stream buffer, and straight into the
      * caller's buffer for large reads. */
     o = (op){.s = s, .kind = OP_READ, .n = 8192};
-    interrupt_op(&o, by_timeout);
+    interrupt_op(&o, by_timeout, 0);
     fd_write_str(peer, "big");
     EXPECT_BYTES(cio_read(s, buf, sizeof(buf)), buf, "big");
 
@@ -1128,7 +1132,7 @@ static void readexactly_loses_nothing(bool by_timeout)
     char buf[16];
     fd_write_str(peer, "abc");
     op o = {.s = s, .kind = OP_READEXACTLY, .n = 10};
-    interrupt_op(&o, by_timeout);
+    interrupt_op(&o, by_timeout, 3);
     cr_assert_eq(o.partial, 0);
     fd_write_str(peer, "defghij");
     EXPECT_BYTES(cio_readexactly(s, buf, 10, NULL), buf, "abcdefghij");
@@ -1155,7 +1159,7 @@ static void readuntil_loses_nothing(bool by_timeout)
     char buf[16];
     fd_write_str(peer, "ab-");
     op o = {.s = s, .kind = OP_READUNTIL, .sep = "--", .seplen = 2};
-    interrupt_op(&o, by_timeout);
+    interrupt_op(&o, by_timeout, 3);
     fd_write_str(peer, "-cd");
     EXPECT_BYTES(cio_readuntil(s, "--", 2, buf, sizeof(buf)), buf, "ab--");
     EXPECT_BYTES(cio_read(s, buf, sizeof(buf)), buf, "cd");
@@ -1163,7 +1167,7 @@ static void readuntil_loses_nothing(bool by_timeout)
     struct iovec seps[2] = {{"<>", 2}, {"!", 1}};
     fd_write_str(peer, "xy<");
     o = (op){.s = s, .kind = OP_READUNTIL_ANY, .seps = seps, .nseps = 2};
-    interrupt_op(&o, by_timeout);
+    interrupt_op(&o, by_timeout, 3);
     fd_write_str(peer, ">z");
     EXPECT_BYTES(cio_readuntil_any(s, seps, 2, buf, sizeof(buf)), buf, "xy<>");
     stream_drop(s);
@@ -1190,7 +1194,7 @@ static void readline_loses_nothing(bool by_timeout)
     char buf[16];
     fd_write_str(peer, "abc");
     op o = {.s = s, .kind = OP_READLINE};
-    interrupt_op(&o, by_timeout);
+    interrupt_op(&o, by_timeout, 3);
     fd_write_str(peer, "def\n");
     EXPECT_BYTES(cio_readline(s, buf, sizeof(buf)), buf, "abcdef\n");
 
@@ -1199,7 +1203,7 @@ static void readline_loses_nothing(bool by_timeout)
     fd_write_str(peer, "0123456789");
     EXPECT_ERR(cio_readline(s, buf, sizeof(buf)), CIO_ELIMIT);
     o = (op){.s = s, .kind = OP_READLINE};
-    interrupt_op(&o, by_timeout);
+    interrupt_op(&o, by_timeout, 0);
     fd_write_str(peer, "tail\nnext\n");
     EXPECT_BYTES(cio_readline(s, buf, sizeof(buf)), buf, "next\n");
     stream_drop(s);
@@ -1224,7 +1228,7 @@ static void read_all_loses_nothing(bool by_timeout)
     cio_stream *s = raw_pair(&peer, NULL);
     fd_write_str(peer, "abc");
     op o = {.s = s, .kind = OP_READ_ALL};
-    interrupt_op(&o, by_timeout); /* parked with "abc" gathered */
+    interrupt_op(&o, by_timeout, 3); /* parked with "abc" gathered */
     cr_assert_null(o.all);
     cr_assert_eq(o.all_len, 0);
     cr_assert_eq(cio_stream_buffered(s), 3);

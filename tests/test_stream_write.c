@@ -199,7 +199,7 @@ STREAM_TEST(writev, more_buffers_than_one_send_takes_all_go_out)
     struct iovec iov[NIOV];
     for (int i = 0; i < NIOV; i++)
         iov[i] = (struct iovec){want + 10 * i, 10};
-    t_yield_n(3); /* the loop has seen the socket writable once already */
+    poll_io(peer); /* the loop has seen the socket writable once already */
     cr_assert_eq(cio_writev(s, iov, NIOV), 0);
     EXPECT_ERR(cio_drain(s), 0);
     char got[NIOV * 10];
