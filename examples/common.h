@@ -1,0 +1,246 @@
+/* What every example needs and none of them is about: the command line,
+ * one-line error messages, the "listening on" line, graceful shutdown on
+ * SIGINT/SIGTERM and a server TLS context from --tls-cert/--tls-key.
+ *
+ * Conventions the examples share (scripts and tests rely on them):
+ *  - --help prints usage on stdout and exits 0; a bad command line prints
+ *    the reason on stderr and exits 2; any other failure exits 1 with one
+ *    line "PROGRAM: what: why" on stderr.
+ *  - Servers take --host (default 127.0.0.1) and --port (0 picks a free
+ *    port), print "listening on HOST:PORT" as their first line (flushed),
+ *    and shut down gracefully on SIGINT or SIGTERM, exiting 0. */
+#ifndef CIO_EXAMPLES_COMMON_H
+#define CIO_EXAMPLES_COMMON_H
+
+#include <cio.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static const char *ex_prog = "example"; /* set by ex_parse */
+
+/* "PROGRAM: what: why" on stderr; returns 1, the exit status of a failure. */
+static inline int ex_fail(const char *what, int err)
+{
+    fprintf(stderr, "%s: %s: %s\n", ex_prog, what, cio_strerror(err));
+    return 1;
+}
+
+/* ---- command line ---------------------------------------------------------- */
+
+enum ex_kind { EX_FLAG, EX_STR, EX_PORT, EX_SECONDS, EX_COUNT };
+
+/* One option: "--name METAVAR" with a value of the given kind stored in
+ * *dst (bool for EX_FLAG, which has no metavar, const char * for EX_STR,
+ * uint16_t for EX_PORT, double > 0 for EX_SECONDS, long >= 1 for
+ * EX_COUNT). */
+typedef struct ex_opt {
+    const char *name, *metavar;
+    enum ex_kind kind;
+    void *dst;
+    const char *help;
+} ex_opt;
+
+static inline void ex_usage(FILE *f, const char *synopsis, const char *about, const ex_opt *opts)
+{
+    fprintf(f, "usage: %s %s\n\n%s\n\noptions:\n", ex_prog, synopsis, about);
+    for (const ex_opt *o = opts; o->name; o++) {
+        char left[40];
+        snprintf(left, sizeof(left), "%s %s", o->name, o->metavar ? o->metavar : "");
+        fprintf(f, "  %-22s %s\n", left, o->help);
+    }
+    fprintf(f, "  %-22s %s\n", "--help", "show this help and exit");
+}
+
+static inline void ex_bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", ex_prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (try --help)\n");
+    exit(2);
+}
+
+static inline void ex_set(const ex_opt *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    switch (o->kind) {
+    case EX_FLAG:
+        *(bool *)o->dst = true;
+        return;
+    case EX_STR:
+        *(const char **)o->dst = v;
+        return;
+    case EX_PORT: {
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno || end == v || *end || n > 65535 || v[0] == '-')
+            ex_bad_usage("bad port '%s'", v);
+        *(uint16_t *)o->dst = (uint16_t)n;
+        return;
+    }
+    case EX_SECONDS: {
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !(d > 0) || !isfinite(d))
+            ex_bad_usage("bad number of seconds '%s'", v);
+        *(double *)o->dst = d;
+        return;
+    }
+    case EX_COUNT: {
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < 1)
+            ex_bad_usage("bad count '%s'", v);
+        *(long *)o->dst = n;
+        return;
+    }
+    }
+}
+
+/* Parse argv against opts (terminated by an entry with a NULL name).
+ * Returns the index of the first positional argument.  --help prints the
+ * usage and exits 0; errors exit 2. */
+static inline int ex_parse(int argc, char **argv, const char *synopsis, const char *about,
+                    const ex_opt *opts)
+{
+    const char *slash = strrchr(argv[0], '/');
+    ex_prog = slash ? slash + 1 : argv[0];
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return i + 1;
+        if (strcmp(argv[i], "--help") == 0) {
+            ex_usage(stdout, synopsis, about, opts);
+            exit(0);
+        }
+        const ex_opt *o = opts;
+        while (o->name && strcmp(o->name, argv[i]) != 0)
+            o++;
+        if (!o->name)
+            ex_bad_usage("unknown option %s", argv[i]);
+        if (o->kind != EX_FLAG && i + 1 == argc)
+            ex_bad_usage("%s needs a value", argv[i]);
+        ex_set(o, o->kind == EX_FLAG ? NULL : argv[++i]);
+    }
+    return i;
+}
+
+/* asyncio.run(main()): main_task's result is the exit status; a loop that
+ * cannot even start is a failure too. */
+static inline int ex_run(cio_task_fn main_task)
+{
+    intptr_t rc = cio_run(main_task, NULL);
+    return rc < 0 ? ex_fail("cio_run", (int)rc) : (int)rc;
+}
+
+/* ---- servers ----------------------------------------------------------------- */
+
+/* The first line a server prints: "listening on 127.0.0.1:PORT".  Flushed,
+ * because a script reading it waits for it through a pipe. */
+static inline int ex_print_listening(const cio_server *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char addr[80];
+    int rc = cio_server_sockname(srv, 0, (struct sockaddr *)&ss, &len);
+    if (rc == 0)
+        rc = cio_addr_format((struct sockaddr *)&ss, len, addr, sizeof(addr));
+    if (rc < 0)
+        return ex_fail("listening address", rc);
+    printf("listening on %s\n", addr);
+    fflush(stdout);
+    return 0;
+}
+
+/* The peer's address as text ("127.0.0.1:40312"), for log lines. */
+static inline void ex_peer(const cio_stream *s, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (cio_stream_peername(s, (struct sockaddr *)&ss, &len) < 0 ||
+        cio_addr_format((struct sockaddr *)&ss, len, buf, cap) < 0)
+        snprintf(buf, cap, "?");
+}
+
+/* --tls-cert FILE --tls-key FILE: a server TLS context in *out, or NULL
+ * when neither is given.  Returns 0 or the exit status of a failure. */
+static inline int ex_server_tls(const char *cert, const char *key, cio_tls_ctx **out)
+{
+    *out = NULL;
+    if (!cert && !key)
+        return 0;
+    if (!cert || !key) {
+        fprintf(stderr, "%s: --tls-cert and --tls-key go together\n", ex_prog);
+        return 2;
+    }
+    cio_tls_server_opts o = CIO_TLS_SERVER_OPTS_INIT;
+    o.certfile = cert;
+    o.keyfile = key;
+    int rc = cio_tls_server_ctx(out, &o);
+    if (rc) {
+        fprintf(stderr, "%s: TLS certificate: %s (%s)\n", ex_prog, cio_strerror(rc),
+                cio_tls_error_reason(NULL));
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- graceful shutdown on SIGINT / SIGTERM ------------------------------------
+ *
+ * asyncio: loop.add_signal_handler(signal.SIGTERM, server.close).
+ *
+ * cio has no signal API yet, so the signals are read from a signalfd that
+ * a task waits on.  For that they must be blocked in every thread, or the
+ * kernel may deliver one with its default action (death) to a thread that
+ * does not block it — cio's thread pool, say.  Threads inherit the mask of
+ * their creator, hence ex_block_signals() first thing in main(). */
+
+static inline void ex_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+}
+
+static inline void ex_block_signals(void)
+{
+    sigset_t set;
+    ex_signal_set(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+static inline intptr_t ex_signal_task(void *arg)
+{
+    cio_server *srv = arg;
+    sigset_t set;
+    ex_signal_set(&set);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return ex_fail("signalfd", -errno);
+    struct signalfd_siginfo si;
+    /* Returns -ECANCELED when the program ends without a signal. */
+    while (cio_wait_readable(fd) == 0) {
+        if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+            printf("%s: shutting down\n", strsignal((int)si.ssi_signo));
+            fflush(stdout);
+            cio_server_close(srv); /* serve_forever returns */
+            break;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+/* Close srv when SIGINT or SIGTERM arrives (see above).  The watching
+ * task ends with the signal, or is cancelled when main returns. */
+static inline int ex_close_on_signal(cio_server *srv)
+{
+    int rc = cio_spawn(NULL, ex_signal_task, srv, &(cio_task_opts){.name = "signals"});
+    return rc ? ex_fail("spawn", rc) : 0;
+}
+
+#endif
