@@ -82,7 +82,12 @@ int cio__stream_new(cio_stream **out, int fd, int family, const cio_stream_opts 
     s->high_water = opts && opts->high_water ? opts->high_water : CIO_DEFAULT_HIGH_WATER;
     s->low_water = opts && opts->low_water ? opts->low_water : s->high_water / 4;
     s->close_timeout = opts ? opts->close_timeout : CIO_DEFAULT_CLOSE_TIMEOUT;
-    s->rd_ready = s->wr_ready = true;
+    /* No read is tried before the backend reports data (registration
+     * reports what is already there), so an idle connection never gets a
+     * read buffer: cio holds ~5 KiB per idle connection, mostly the
+     * handler task's one stack page. */
+    s->rd_ready = false;
+    s->wr_ready = true;
     s->tp = &cio__transport_plain;
     s->refs = 1;
     s->loop = cio__loop();

@@ -86,6 +86,9 @@ struct cio__transport {
      * bytes, 0 at EOF, -EAGAIN when the fd must become readable first, or
      * an error. */
     ssize_t (*read)(cio_stream *s, void *buf, size_t len);
+    /* True when read would surely say -EAGAIN, so the reader can wait
+     * without first setting up a buffer.  NULL: always try read. */
+    bool (*idle)(const cio_stream *s);
     /* Take all of the bytes: send what the fd takes now and queue the
      * rest (cio__stream_queue).  Never waits.  0 or an error. */
     int (*write)(cio_stream *s, const struct iovec *iov, int iovcnt, size_t total);

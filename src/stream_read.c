@@ -56,6 +56,13 @@ static ssize_t fill(cio_stream *s, size_t want)
     if (want > CIO__READ_CHUNK)
         want = CIO__READ_CHUNK;
     for (;;) {
+        /* Wait before reserving: an idle stream holds no buffer. */
+        if (s->tp->idle && s->tp->idle(s) && !s->eof && !s->read_error && !s->closing) {
+            int rc = cio__stream_wait_readable(s);
+            if (rc)
+                return rc;
+            continue;
+        }
         int rc = cio__buf_reserve(&s->rbuf, want);
         if (rc)
             return rc;

@@ -67,6 +67,11 @@ static ssize_t plain_read(cio_stream *s, void *buf, size_t len)
     return cio__stream_recv(s, buf, len);
 }
 
+static bool plain_idle(const cio_stream *s)
+{
+    return !s->rd_ready;
+}
+
 static int plain_write_eof(cio_stream *s)
 {
     if (s->is_socket)
@@ -78,6 +83,7 @@ static int plain_write_eof(cio_stream *s)
 const cio__transport cio__transport_plain = {
     .name = "plain",
     .read = plain_read,
+    .idle = plain_idle,
     .write = cio__stream_send_or_queue,
     .write_eof = plain_write_eof,
     .close = NULL,
