@@ -109,6 +109,9 @@ static inline int ex_parse(int argc, char **argv, const char *synopsis, const ch
 {
     const char *slash = strrchr(argv[0], '/');
     ex_prog = slash ? slash + 1 : argv[0];
+    /* Servers log as they go: each line should reach a pipe (a script
+     * waiting for "listening on") at once, not when a buffer fills. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (strcmp(argv[i], "--") == 0)
@@ -139,8 +142,7 @@ static inline int ex_run(cio_task_fn main_task)
 
 /* ---- servers ----------------------------------------------------------------- */
 
-/* The first line a server prints: "listening on 127.0.0.1:PORT".  Flushed,
- * because a script reading it waits for it through a pipe. */
+/* The first line a server prints: "listening on 127.0.0.1:PORT". */
 static inline int ex_print_listening(const cio_server *srv)
 {
     struct sockaddr_storage ss;
@@ -152,7 +154,6 @@ static inline int ex_print_listening(const cio_server *srv)
     if (rc < 0)
         return ex_fail("listening address", rc);
     printf("listening on %s\n", addr);
-    fflush(stdout);
     return 0;
 }
 
@@ -226,7 +227,6 @@ static inline intptr_t ex_signal_task(void *arg)
     while (cio_wait_readable(fd) == 0) {
         if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
             printf("%s: shutting down\n", strsignal((int)si.ssi_signo));
-            fflush(stdout);
             cio_server_close(srv); /* serve_forever returns */
             break;
         }

@@ -54,7 +54,6 @@ static void handle_echo(cio_stream *s, void *arg)
     char peer[64], buf[4096];
     ex_peer(s, peer, sizeof(peer));
     printf("connection from %s\n", peer);
-    fflush(stdout);
 
     ssize_t n;
     for (;;) {
@@ -82,11 +81,12 @@ static void handle_echo(cio_stream *s, void *arg)
         if (n <= 0)
             break;
     }
-    if (n == 0)
-        printf("%s: closed by the client\n", peer);
+    if (n == 0) /* EOF: from the client, or from cio_server_close_clients */
+        printf("%s: closed by the %s\n", peer, cio_is_closing(s) ? "server" : "client");
+    else if (n == -ETIMEDOUT)
+        printf("%s: idle for %g s, closing\n", peer, cfg.idle_timeout);
     else
         printf("%s: closing: %s\n", peer, cio_strerror((int)n));
-    fflush(stdout);
 
     /* writer.close(); await writer.wait_closed() — the server releases the
      * stream when the handler returns. */

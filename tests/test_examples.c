@@ -1,0 +1,713 @@
+/* The examples in examples/, run as the programs they are: each is spawned
+ * from CIO_TEST_BINARY_DIR/examples/, driven through its command line, its
+ * stdout and the network (cio clients; plain nc for the chat), and a
+ * server is stopped with SIGTERM and must exit 0 (under the sanitizers, a
+ * leak makes that fail too).
+ *
+ * Every wait is bounded (STEP seconds per step), and every child is killed
+ * and reaped in the fixture's teardown even when an assertion fails; a
+ * child also dies with the test process (PR_SET_PDEATHSIG). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cio.h"
+
+#define EX(name) CIO_TEST_BINARY_DIR "/examples/" name
+#define STEP 5.0 /* seconds: the bound of any single step */
+
+/* ---- child processes --------------------------------------------------------- */
+
+typedef struct child {
+    pid_t pid;
+    int out;          /* read end of its stdout; -1 after EOF */
+    char log[65536];  /* everything it printed, NUL-terminated */
+    size_t len, next; /* bytes in log; start of the first line not yet taken */
+} child;
+
+static pid_t kids[16];
+static int nkids;
+static char tmpdir[64];
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void forget(pid_t pid)
+{
+    for (int i = 0; i < nkids; i++)
+        if (kids[i] == pid)
+            kids[i] = 0;
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < nkids; i++) {
+        if (kids[i] > 0) {
+            kill(kids[i], SIGKILL);
+            waitpid(kids[i], NULL, 0);
+        }
+    }
+    nkids = 0;
+    if (tmpdir[0]) {
+        char path[128];
+        const char *files[] = {"cert.pem", "key.pem"};
+        for (size_t i = 0; i < 2; i++) {
+            snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
+            unlink(path);
+        }
+        rmdir(tmpdir);
+        tmpdir[0] = '\0';
+    }
+}
+
+/* Start argv with stdin/stdout/stderr on in/out/err (-1: inherit). */
+static pid_t spawn(char *const argv[], int in, int out, int err)
+{
+    cr_assert_lt(nkids, (int)(sizeof(kids) / sizeof(kids[0])));
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        /* Async-signal-safe calls only: the parent may have threads. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        if ((in >= 0 && dup2(in, 0) < 0) || (out >= 0 && dup2(out, 1) < 0) ||
+            (err >= 0 && dup2(err, 2) < 0))
+            _exit(127);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    kids[nkids++] = pid;
+    return pid;
+}
+
+/* Start argv with its stdout on a pipe read through c, stderr on err. */
+static void child_start(child *c, char *const argv[], int err)
+{
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    memset(c, 0, sizeof(*c));
+    c->pid = spawn(argv, -1, p[1], err);
+    close(p[1]);
+    c->out = p[0];
+}
+
+/* Read what c has printed, waiting until deadline; false on timeout. */
+static bool child_read(child *c, double deadline)
+{
+    if (c->out < 0)
+        return true;
+    struct pollfd pfd = {.fd = c->out, .events = POLLIN};
+    double left = deadline - now();
+    if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+        return false;
+    ssize_t n = read(c->out, c->log + c->len, sizeof(c->log) - 1 - c->len);
+    cr_assert_geq(n, 0, "read: %s", strerror(errno));
+    if (n == 0) {
+        close(c->out);
+        c->out = -1;
+    }
+    c->len += (size_t)n;
+    c->log[c->len] = '\0';
+    return true;
+}
+
+/* The next line c prints (without its newline), within STEP seconds. */
+static const char *child_line(child *c)
+{
+    static char line[1024];
+    double deadline = now() + STEP;
+    char *nl;
+    while (!(nl = strchr(c->log + c->next, '\n'))) {
+        cr_assert(c->out >= 0, "%d ended; it printed:\n%s", (int)c->pid, c->log);
+        cr_assert(child_read(c, deadline), "%d printed no line in %g s", (int)c->pid, STEP);
+    }
+    size_t n = (size_t)(nl - (c->log + c->next));
+    cr_assert_lt(n, sizeof(line));
+    memcpy(line, c->log + c->next, n);
+    line[n] = '\0';
+    c->next += n + 1;
+    return line;
+}
+
+/* Read c's output to EOF and reap it, within STEP seconds; its status. */
+static int child_wait(child *c)
+{
+    double deadline = now() + STEP;
+    while (c->out >= 0)
+        cr_assert(child_read(c, deadline), "%d did not exit in %g s; it printed:\n%s",
+                  (int)c->pid, STEP, c->log);
+    int status;
+    cr_assert_eq(waitpid(c->pid, &status, 0), c->pid);
+    forget(c->pid);
+    return status;
+}
+
+static void assert_exit(int status, int code, const char *log)
+{
+    cr_assert(WIFEXITED(status), "killed by signal %d; output:\n%s",
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0, log);
+    cr_assert_eq(WEXITSTATUS(status), code, "exit status %d, not %d; output:\n%s",
+                 WEXITSTATUS(status), code, log);
+}
+
+/* Run argv to completion (within STEP seconds): its stdout in c->log,
+ * its stderr in err (small: read once it has exited).  Its status. */
+static int run(char *const argv[], child *c, char *err, size_t cap)
+{
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    child_start(c, argv, p[1]);
+    close(p[1]);
+    int status = child_wait(c);
+    ssize_t n, len = 0;
+    while ((n = read(p[0], err + len, cap - 1 - (size_t)len)) > 0)
+        len += n;
+    err[len] = '\0';
+    close(p[0]);
+    return status;
+}
+
+/* A server example: started, its port taken from the first line. */
+static uint16_t server_start(child *c, char *const argv[])
+{
+    child_start(c, argv, -1);
+    const char *first = child_line(c);
+    const char *want = "listening on 127.0.0.1:";
+    cr_assert_eq(strncmp(first, want, strlen(want)), 0, "first line: %s", first);
+    long port = strtol(first + strlen(want), NULL, 10);
+    cr_assert(port > 0 && port < 65536, "first line: %s", first);
+    return (uint16_t)port;
+}
+
+/* SIGTERM, then a clean exit 0 within STEP seconds. */
+static void server_stop(child *c)
+{
+    cr_assert_eq(kill(c->pid, SIGTERM), 0);
+    assert_exit(child_wait(c), 0, c->log);
+}
+
+static bool have(const char *prog)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+static const char *port_str(uint16_t port)
+{
+    static char bufs[4][8];
+    static int i;
+    char *b = bufs[i++ % 4];
+    snprintf(b, sizeof(bufs[0]), "%u", (unsigned)port);
+    return b;
+}
+
+/* A loopback TCP socket bound to a free port: listening (with the
+ * smallest backlog, never accepting) or not. */
+static int loopback_socket(bool listening, uint16_t *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, len), 0);
+    cr_assert_eq(listening ? listen(fd, 0) : 0, 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* stderr holds exactly one line that contains `part`. */
+static void assert_one_line(const char *err, const char *part)
+{
+    const char *nl = strchr(err, '\n');
+    cr_assert(nl && nl[1] == '\0', "stderr is not one line: \"%s\"", err);
+    cr_assert(strstr(err, part), "stderr lacks \"%s\": %s", part, err);
+}
+
+/* ---- cio clients (run in tasks) --------------------------------------------- */
+
+/* The next line from s, without its newline, within STEP seconds. */
+static const char *s_line(cio_stream *s)
+{
+    static char line[2048];
+    cio_timeout t;
+    cio_timeout_enter(&t, STEP);
+    ssize_t n = cio_readline(s, line, sizeof(line) - 1);
+    cio_timeout_exit(&t);
+    cr_assert_gt(n, 0, "readline: %s", n ? cio_strerror((int)n) : "EOF");
+    n -= line[n - 1] == '\n';
+    line[n] = '\0';
+    return line;
+}
+
+static void s_expect(cio_stream *s, const char *want)
+{
+    const char *got = s_line(s);
+    cr_assert_str_eq(got, want);
+}
+
+/* Reads on s end (EOF or err) within STEP seconds; returns the end. */
+static ssize_t s_end_(cio_stream *s, int line)
+{
+    char buf[4096];
+    ssize_t n;
+    cio_timeout t;
+    cio_timeout_enter(&t, STEP);
+    while ((n = cio_read(s, buf, sizeof(buf))) > 0)
+        ;
+    cio_timeout_exit(&t);
+    cr_assert_neq(n, -ETIMEDOUT, "line %d: the stream did not end in %g s", line, STEP);
+    return n;
+}
+#define s_end(s) s_end_(s, __LINE__)
+
+static void s_send(cio_stream *s, const char *text)
+{
+    cio_timeout t;
+    cio_timeout_enter(&t, STEP);
+    int rc = cio_write(s, text, strlen(text));
+    if (rc == 0)
+        rc = cio_drain(s);
+    cio_timeout_exit(&t);
+    cr_assert_eq(rc, 0, "send: %s", cio_strerror(rc));
+}
+
+static void s_free(cio_stream *s)
+{
+    cio_close(s);
+    cio_wait_closed(s);
+    cio_stream_release(s);
+}
+
+static cio_stream *s_connect(uint16_t port)
+{
+    cio_stream *s;
+    int rc = cio_open_connection(&s, "127.0.0.1", port, NULL);
+    cr_assert_eq(rc, 0, "connect: %s", cio_strerror(rc));
+    return s;
+}
+
+/* ---- --help and usage errors ---------------------------------------------------- */
+
+Test(examples, help_and_bad_usage, .fini = teardown, .timeout = 60)
+{
+    static const char *const names[] = {"echo_server", "echo_client", "wait_for_data",
+                                        "chat_server", "timeouts",    "pipeline"};
+    static child c;
+    char path[256], err[1024], want[64];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/examples/%s", CIO_TEST_BINARY_DIR, names[i]);
+        assert_exit(run((char *[]){path, "--help", NULL}, &c, err, sizeof(err)), 0, err);
+        snprintf(want, sizeof(want), "usage: %s ", names[i]);
+        cr_assert_eq(strncmp(c.log, want, strlen(want)), 0, "%s --help: %s", names[i], c.log);
+        cr_assert(strstr(c.log, "--help"), "%s --help: %s", names[i], c.log);
+        assert_exit(run((char *[]){path, "--no-such-option", NULL}, &c, err, sizeof(err)), 2,
+                    err);
+        assert_one_line(err, "--no-such-option");
+    }
+}
+
+/* ---- echo_server / echo_client --------------------------------------------------- */
+
+/* 1 MiB through the echo server: the client writes it all (cio_write
+ * queues what the socket does not take) and reads it back meanwhile. */
+static intptr_t big_echo(void *arg)
+{
+    enum { SIZE = 1 << 20 };
+    cio_stream *s = s_connect(*(uint16_t *)arg);
+    char *out = malloc(SIZE), *in = malloc(SIZE);
+    cr_assert(out && in);
+    for (size_t i = 0; i < SIZE; i++)
+        out[i] = (char)('a' + i % 23);
+    cr_assert_eq(cio_write(s, out, SIZE), 0);
+    cio_timeout t;
+    cio_timeout_enter(&t, STEP);
+    ssize_t n = cio_readexactly(s, in, SIZE, NULL);
+    cio_timeout_exit(&t);
+    cr_assert_eq(n, SIZE, "readexactly: %s", cio_strerror((int)n));
+    cr_assert_eq(memcmp(in, out, SIZE), 0);
+    free(out);
+    free(in);
+    s_free(s);
+    return 0;
+}
+
+Test(examples, echo_server_and_client, .fini = teardown, .timeout = 60)
+{
+    static child srv, cli;
+    char err[1024];
+    uint16_t port = server_start(&srv, (char *[]){EX("echo_server"), "--port", "0", NULL});
+    int st = run((char *[]){EX("echo_client"), "--port", (char *)port_str(port), "hello,", "world",
+                            NULL},
+                 &cli, err, sizeof(err));
+    assert_exit(st, 0, err);
+    cr_assert_str_eq(cli.log, "hello, world\n");
+    const char *line = child_line(&srv);
+    cr_assert(strncmp(line, "connection from 127.0.0.1:", 26) == 0, "server: %s", line);
+    line = child_line(&srv);
+    cr_assert(strstr(line, ": closed by the client"), "server: %s", line);
+
+    cr_assert_eq(cio_run(big_echo, &port), 0);
+    server_stop(&srv);
+    cr_assert(strstr(srv.log, "shutting down"), "server:\n%s", srv.log);
+}
+
+/* --lines: line by line; an over-long line is answered with an error and
+ * the next line is echoed as usual; a last line without a newline too. */
+static intptr_t line_echo(void *arg)
+{
+    cio_stream *s = s_connect(*(uint16_t *)arg);
+    char longline[300];
+    memset(longline, 'x', sizeof(longline) - 1);
+    longline[sizeof(longline) - 1] = '\0';
+    s_send(s, "first\n");
+    s_send(s, longline);
+    s_send(s, "\nnext\ntail");
+    cr_assert_eq(cio_write_eof(s), 0);
+    s_expect(s, "first");
+    s_expect(s, "error: line too long");
+    s_expect(s, "next");
+    s_expect(s, "tail");
+    cr_assert_eq(s_end(s), 0);
+    s_free(s);
+    return 0;
+}
+
+Test(examples, echo_lines, .fini = teardown, .timeout = 60)
+{
+    static child srv, cli;
+    char err[1024];
+    uint16_t port = server_start(
+        &srv, (char *[]){EX("echo_server"), "--lines", "--max-line", "100", "--port", "0", NULL});
+    int st = run((char *[]){EX("echo_client"), "--lines", "--port", (char *)port_str(port), "one",
+                            "two words", NULL},
+                 &cli, err, sizeof(err));
+    assert_exit(st, 0, err);
+    cr_assert_str_eq(cli.log, "one\ntwo words\n");
+    cr_assert_eq(cio_run(line_echo, &port), 0);
+    server_stop(&srv);
+}
+
+Test(examples, echo_tls, .fini = teardown, .timeout = 60)
+{
+    static child srv, cli;
+    char err[4096], cert[96], key[96];
+    strcpy(tmpdir, "/tmp/cio-examples-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+    snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+    int st = run((char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
+                            "-keyout", key, "-out", cert, NULL},
+                 &cli, err, sizeof(err));
+    assert_exit(st, 0, err);
+
+    uint16_t port = server_start(&srv, (char *[]){EX("echo_server"), "--tls-cert", cert,
+                                                  "--tls-key", key, "--port", "0", NULL});
+    st = run((char *[]){EX("echo_client"), "--tls", "--cafile", cert, "--port",
+                        (char *)port_str(port), "over TLS", NULL},
+             &cli, err, sizeof(err));
+    assert_exit(st, 0, err);
+    cr_assert_str_eq(cli.log, "over TLS\n");
+    /* Without --cafile the self-signed certificate is not trusted. */
+    st = run((char *[]){EX("echo_client"), "--tls", "--port", (char *)port_str(port), "x", NULL},
+             &cli, err, sizeof(err));
+    assert_exit(st, 1, err);
+    assert_one_line(err, "certificate");
+    server_stop(&srv);
+}
+
+Test(examples, echo_client_failures, .fini = teardown, .timeout = 60)
+{
+    static child cli;
+    char err[1024];
+    uint16_t port;
+    int fd = loopback_socket(false, &port); /* bound, not listening: refused */
+    int st = run((char *[]){EX("echo_client"), "--port", (char *)port_str(port), "x", NULL}, &cli,
+                 err, sizeof(err));
+    assert_exit(st, 1, err);
+    assert_one_line(err, "Connection refused");
+    close(fd);
+
+    fd = loopback_socket(true, &port); /* connects, never answers */
+    st = run((char *[]){EX("echo_client"), "--timeout", "0.3", "--port", (char *)port_str(port),
+                        "x", NULL},
+             &cli, err, sizeof(err));
+    assert_exit(st, 1, err);
+    assert_one_line(err, "timed out");
+    close(fd);
+
+    st = run((char *[]){EX("echo_client"), "x", NULL}, &cli, err, sizeof(err));
+    assert_exit(st, 2, err);
+    assert_one_line(err, "--port");
+}
+
+struct idle_args {
+    uint16_t port;
+    pid_t server;
+};
+
+/* A silent client is dropped after the idle timeout. */
+static intptr_t idle_client(void *arg)
+{
+    struct idle_args *a = arg;
+    cio_stream *s = s_connect(a->port);
+    double t0 = cio_time();
+    cr_assert_eq(s_end(s), 0);
+    cr_assert_geq(cio_time() - t0, 0.25, "dropped after %.3f s", cio_time() - t0);
+    s_free(s);
+    return 0;
+}
+
+/* A client connected during SIGTERM sees EOF: the server closes it. */
+static intptr_t shutdown_client(void *arg)
+{
+    struct idle_args *a = arg;
+    cio_stream *s = s_connect(a->port);
+    s_send(s, "ping\n");
+    s_expect(s, "ping");
+    cr_assert_eq(kill(a->server, SIGTERM), 0);
+    cr_assert_eq(s_end(s), 0);
+    s_free(s);
+    return 0;
+}
+
+Test(examples, echo_idle_timeout_and_graceful_shutdown, .fini = teardown, .timeout = 60)
+{
+    static child srv;
+    struct idle_args a;
+    a.port = server_start(
+        &srv, (char *[]){EX("echo_server"), "--idle-timeout", "0.3", "--port", "0", NULL});
+    cr_assert_eq(cio_run(idle_client, &a), 0);
+    child_line(&srv); /* connection from */
+    const char *line = child_line(&srv);
+    cr_assert(strstr(line, "idle for 0.3 s, closing"), "server: %s", line);
+    server_stop(&srv);
+
+    a.port = server_start(&srv, (char *[]){EX("echo_server"), "--port", "0", NULL});
+    a.server = srv.pid;
+    cr_assert_eq(cio_run(shutdown_client, &a), 0);
+    assert_exit(child_wait(&srv), 0, srv.log);
+    cr_assert(strstr(srv.log, "closed by the server"), "server:\n%s", srv.log);
+}
+
+/* ---- wait_for_data, timeouts, pipeline --------------------------------------------- */
+
+Test(examples, wait_for_data, .fini = teardown, .timeout = 60)
+{
+    static child c;
+    char err[1024];
+    assert_exit(run((char *[]){EX("wait_for_data"), NULL}, &c, err, sizeof(err)), 0, err);
+    cr_assert_str_eq(c.log, "Received: abc\n");
+    assert_exit(run((char *[]){EX("wait_for_data"), "--message", "from the other end", NULL}, &c,
+                    err, sizeof(err)),
+                0, err);
+    cr_assert_str_eq(c.log, "Received: from the other end\n");
+}
+
+Test(examples, timeouts, .fini = teardown, .timeout = 60)
+{
+    static child c;
+    char err[1024];
+    int st = run((char *[]){EX("timeouts"), "--timeout", "0.2", "--delay", "0.5", NULL}, &c, err,
+                 sizeof(err));
+    assert_exit(st, 0, err);
+    static const char *const want[] = {
+        "step 1: connect #1: connected",
+        "wait_for(open_connection, 0.2): TimeoutError after 0.2",
+        "step 2: readline within 0.2 s: TimeoutError after 0.2",
+        "from this scope; nothing consumed",
+        "step 2: readline within 2 s: \"hello\"",
+        "step 3: readline within 2 s: TimeoutError after 0.2",
+        "from an outer scope",
+        "step 3: the whole exchange overran its 0.2 s deadline",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_assert(strstr(c.log, want[i]), "no \"%s\" in:\n%s", want[i], c.log);
+}
+
+Test(examples, pipeline, .fini = teardown, .timeout = 60)
+{
+    static child c;
+    char err[1024];
+    int st = run((char *[]){EX("pipeline"), "--producers", "3", "--consumers", "2", "--items",
+                            "20", "--queue-size", "3", "--work", "0.001", NULL},
+                 &c, err, sizeof(err));
+    assert_exit(st, 0, err);
+    cr_assert(strstr(c.log, "60 items produced, 60 consumed exactly once, each producer's in "
+                            "order\n"),
+              "%s", c.log);
+    cr_assert(strstr(c.log, "the queue never held more than 3 (maxsize 3)"), "%s", c.log);
+    const char *w = strstr(c.log, "producers waited for room ");
+    cr_assert(w && atoi(w + strlen("producers waited for room ")) > 0, "%s", c.log);
+}
+
+/* ---- chat_server ------------------------------------------------------------------ */
+
+/* An nc client whose stdin and stdout are our end of a socketpair. */
+static cio_stream *nc_start(uint16_t port)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    spawn((char *[]){"nc", "-N", "127.0.0.1", (char *)port_str(port), NULL}, sv[1], sv[1], -1);
+    close(sv[1]);
+    cio_stream *s;
+    cr_assert_eq(cio_stream_from_fd(&s, sv[0], NULL), 0);
+    return s;
+}
+
+/* A raw client socket; rcvbuf > 0 shrinks its receive buffer first. */
+static int raw_connect(uint16_t port, int rcvbuf)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    if (rcvbuf)
+        cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
+    return fd;
+}
+
+struct chat_args {
+    child *srv;
+    uint16_t port;
+};
+
+enum { BATCH = 50, MAX_LINES = 20000 }; /* 18 MB: far more than kernel buffers hold */
+
+/* a floods the room with numbered lines, BATCH at a time, and b must get
+ * every one of them, in order, until the server reports `dropped`. */
+static void flood_until(cio_stream *a, cio_stream *b, const char *dropped)
+{
+    char pad[900], line[1024];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    bool seen = false;
+    int sent = 0;
+    while (!seen && sent < MAX_LINES) {
+        for (int j = 0; j < BATCH; j++) {
+            snprintf(line, sizeof(line), "%d %s\n", sent + j, pad);
+            cr_assert_eq(cio_write(a, line, strlen(line)), 0);
+        }
+        s_send(a, "");
+        for (int j = 0; j < BATCH;) {
+            const char *got = s_line(b);
+            if (strcmp(got, dropped) == 0) {
+                seen = true;
+                continue;
+            }
+            snprintf(line, sizeof(line), "guest1: %d %s", sent + j, pad);
+            cr_assert_str_eq(got, line);
+            j++;
+        }
+        sent += BATCH;
+    }
+    cr_log_info("%d lines sent before \"%s\"", sent, dropped);
+    if (!seen)
+        s_expect(b, dropped); /* the drain timeout may strike later */
+}
+
+static intptr_t chat_main(void *arg)
+{
+    struct chat_args *ca = arg;
+    cio_stream *a = nc_start(ca->port);
+    s_expect(a, "* welcome, guest1; 1 online");
+    cio_stream *b = nc_start(ca->port);
+    s_expect(b, "* welcome, guest2; 2 online");
+    s_expect(a, "* guest2 joined");
+
+    /* guest3 never reads: the others keep chatting, and it is dropped. */
+    int slow = raw_connect(ca->port, 4096);
+    s_expect(a, "* guest3 joined");
+    s_expect(b, "* guest3 joined");
+    flood_until(a, b, "* guest3 was dropped (too slow)");
+    s_expect(a, "* guest3 was dropped (too slow)");
+    cio_stream *c;
+    cr_assert_eq(cio_stream_from_fd(&c, slow, NULL), 0);
+    ssize_t end = s_end(c);
+    cr_assert(end == -ECONNRESET || end == 0, "slow client: %s", cio_strerror((int)end));
+    cio_stream_release(c);
+
+    /* guest4 resets its connection mid-line, with messages pending. */
+    int rude = raw_connect(ca->port, 0);
+    s_expect(a, "* guest4 joined");
+    s_expect(b, "* guest4 joined");
+    s_send(a, "to everyone\n");
+    s_expect(b, "guest1: to everyone");
+    cr_assert_eq(send(rude, "half a li", 9, MSG_NOSIGNAL), 9);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    cr_assert_eq(setsockopt(rude, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(rude);
+    s_expect(a, "* guest4 left");
+    s_expect(b, "* guest4 left");
+    s_send(b, "still here\n");
+    s_expect(a, "guest2: still here");
+
+    /* Shutdown: both are told, then their connections end.  (nc keeps
+     * its stdout open while its stdin is, whatever the server does: with
+     * stdin at EOF it exits once the server has closed.) */
+    cr_assert_eq(kill(ca->srv->pid, SIGTERM), 0);
+    s_expect(a, "* server shutting down");
+    s_expect(b, "* server shutting down");
+    cr_assert_eq(cio_write_eof(a), 0);
+    cr_assert_eq(cio_write_eof(b), 0);
+    cr_assert_eq(s_end(a), 0);
+    cr_assert_eq(s_end(b), 0);
+    s_free(a);
+    s_free(b);
+    return 0;
+}
+
+static void chat_scenario(const char *max_queue, const char *drain_timeout)
+{
+    if (!have("nc"))
+        cr_skip_test("nc is not installed");
+    static child srv;
+    struct chat_args ca = {&srv, 0};
+    ca.port = server_start(&srv, (char *[]){EX("chat_server"), "--max-queue", (char *)max_queue,
+                                            "--drain-timeout", (char *)drain_timeout, "--port",
+                                            "0", NULL});
+    cr_assert_eq(cio_run(chat_main, &ca), 0);
+    assert_exit(child_wait(&srv), 0, srv.log);
+    cr_assert(strstr(srv.log, "guest3 dropped: too slow\n"), "server:\n%s", srv.log);
+    cr_assert(strstr(srv.log, "guest4 left: Connection reset by peer\n"), "server:\n%s", srv.log);
+}
+
+/* The slow client's outbox overflows first. */
+Test(examples, chat_drops_a_client_whose_queue_overflows, .fini = teardown, .timeout = 60)
+{
+    chat_scenario("16", "30");
+}
+
+/* The slow client's drain times out first. */
+Test(examples, chat_drops_a_client_that_does_not_drain, .fini = teardown, .timeout = 60)
+{
+    chat_scenario("100000", "0.3");
+}
