@@ -493,7 +493,14 @@ static int upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *name, double hs_
     if (!(hs_timeout > 0) || !(sd_timeout > 0))
         return -EINVAL;
     int rc = tls_attach(s, ctx, name, sd_timeout, &t);
-    return rc ? rc : handshake(s, t, hs_timeout);
+    if (rc == -EINVAL)
+        return rc; /* a bad argument: the stream is untouched */
+    if (rc) {
+        /* The peer may already be waiting for our first TLS bytes. */
+        cio__stream_fail(s, rc);
+        return rc;
+    }
+    return handshake(s, t, hs_timeout);
 }
 
 int cio_start_tls(cio_stream *s, cio_tls_ctx *ctx, const cio_start_tls_opts *opts)

@@ -310,15 +310,35 @@ static int reap(pid_t pid, double limit)
     return -1;
 }
 
+/* A port that is free now, for s_server (which cannot take port 0).  It
+ * is picked below the kernel's ephemeral range, so no other test's port 0
+ * bind (Criterion runs tests in parallel) can take it in the meantime;
+ * only an unrelated fixed-port program could, and the caller retries. */
 static uint16_t free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
+    unsigned lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%u %u", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    unsigned span = lo > 12000 ? lo - 12000 : 1000, base = lo > 12000 ? 11000 : 1024;
+    for (int tries = 0; tries < 100; tries++) {
+        uint16_t port = (uint16_t)(base + (unsigned)rand() % span);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons(port)};
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        close(fd);
+        if (rc == 0)
+            return port;
+    }
+    cr_assert_fail("no free port below the ephemeral range");
+    return 0;
 }
 
 TLS_TEST(tls_net, cio_client_against_openssl_s_server)
@@ -326,6 +346,7 @@ TLS_TEST(tls_net, cio_client_against_openssl_s_server)
     cio_tls_ctx *cc = tc_client("ca.pem", NULL, "h2,http/1.1");
     cio_stream *c = NULL;
     pid_t pid = -1;
+    srand((unsigned)getpid());
     /* s_server cannot take port 0: pick a free one, and pick again if
      * someone else took it before s_server could bind. */
     for (int attempt = 0; attempt < 5 && !c; attempt++) {

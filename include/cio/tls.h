@@ -146,10 +146,13 @@ typedef struct cio_start_tls_opts {
  * TLS defaults.  Returns 0, -EINVAL (already TLS, closing, write_eof
  * done, bad timeouts), -EBUSY (another task is reading), the TLS errors
  * above, CIO_ETLSHANDSHAKE_TIMEOUT, -ECONNRESET (the peer closed during
- * the handshake), -ECANCELED/-ETIMEDOUT of the caller.  After a failed
- * handshake the stream is closed (the error is its cio_wait_closed
- * result); the caller still releases it.  Reads and writes from other
- * tasks during the handshake fail with -EBUSY. */
+ * the handshake), -ECONNABORTED (the stream was closed meanwhile),
+ * -ENOMEM, -ECANCELED/-ETIMEDOUT of the caller.  -EINVAL and -EBUSY leave
+ * the stream as it was; after any other failure it is closed (the error
+ * is its cio_wait_closed result), since the peer may be waiting halfway
+ * through a handshake.  The caller still releases it.  Other tasks must
+ * leave the stream alone meanwhile: their writes fail with -EBUSY, and a
+ * read parked on it makes the handshake fail with -EBUSY. */
 CIO_EXTERN int cio_start_tls(cio_stream *s, cio_tls_ctx *ctx, const cio_start_tls_opts *opts);
 
 /* ======================================================================
