@@ -60,9 +60,9 @@ struct msg {
 struct client {
     struct client *prev, *next; /* in the room; NULL once out of it */
     cio_stream *s;
-    cio_queue outbox;           /* struct msg *, at most --max-queue */
+    cio_queue outbox; /* struct msg *, at most --max-queue */
     cio_task *writer;
-    const char *dropped;        /* why the server disconnected it, if it did */
+    const char *dropped; /* why the server disconnected it, if it did */
     char name[24];
 };
 
@@ -134,7 +134,7 @@ static void deliver(struct client *c, struct msg *m)
     if (rc == 0)
         m->refs++;
     else if (rc != CIO_EQUEUESHUTDOWN) /* full: it is not reading */
-        drop(c, "too slow");
+        drop(c, "outbox full");
 }
 
 /* Send m (which this call consumes) to c alone. */
@@ -173,7 +173,7 @@ static intptr_t writer_main(void *arg)
             cio_timeout_enter(&scope, cfg.drain_timeout);
             rc = cio_drain(c->s);
             if (cio_timeout_exit(&scope) && rc == -ETIMEDOUT)
-                drop(c, "too slow");
+                drop(c, "not reading");
         }
         msg_unref(m);
         /* Other errors mean the connection is gone: the reader sees that

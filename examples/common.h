@@ -47,15 +47,15 @@ typedef struct ex_opt {
     const char *help;
 } ex_opt;
 
-static inline void ex_usage(FILE *f, const char *synopsis, const char *about, const ex_opt *opts)
+static inline void ex_usage(const char *synopsis, const char *about, const ex_opt *opts)
 {
-    fprintf(f, "usage: %s %s\n\n%s\n\noptions:\n", ex_prog, synopsis, about);
+    printf("usage: %s %s\n\n%s\n\noptions:\n", ex_prog, synopsis, about);
     for (const ex_opt *o = opts; o->name; o++) {
         char left[40];
         snprintf(left, sizeof(left), "%s %s", o->name, o->metavar ? o->metavar : "");
-        fprintf(f, "  %-22s %s\n", left, o->help);
+        printf("  %-22s %s\n", left, o->help);
     }
-    fprintf(f, "  %-22s %s\n", "--help", "show this help and exit");
+    printf("  %-22s %s\n", "--help", "show this help and exit");
 }
 
 static inline void ex_bad_usage(const char *fmt, const char *arg)
@@ -105,7 +105,7 @@ static inline void ex_set(const ex_opt *o, const char *v)
  * Returns the index of the first positional argument.  --help prints the
  * usage and exits 0; errors exit 2. */
 static inline int ex_parse(int argc, char **argv, const char *synopsis, const char *about,
-                    const ex_opt *opts)
+                           const ex_opt *opts)
 {
     const char *slash = strrchr(argv[0], '/');
     ex_prog = slash ? slash + 1 : argv[0];
@@ -117,7 +117,7 @@ static inline int ex_parse(int argc, char **argv, const char *synopsis, const ch
         if (strcmp(argv[i], "--") == 0)
             return i + 1;
         if (strcmp(argv[i], "--help") == 0) {
-            ex_usage(stdout, synopsis, about, opts);
+            ex_usage(synopsis, about, opts);
             exit(0);
         }
         const ex_opt *o = opts;
@@ -214,33 +214,45 @@ static inline void ex_block_signals(void)
     sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+static struct {
+    int fd; /* the signalfd */
+    cio_server *srv;
+} ex_sig;
+
 static inline intptr_t ex_signal_task(void *arg)
 {
-    cio_server *srv = arg;
-    sigset_t set;
-    ex_signal_set(&set);
-    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0)
-        return ex_fail("signalfd", -errno);
+    (void)arg;
     struct signalfd_siginfo si;
     /* Returns -ECANCELED when the program ends without a signal. */
-    while (cio_wait_readable(fd) == 0) {
-        if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+    while (cio_wait_readable(ex_sig.fd) == 0) {
+        if (read(ex_sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
             printf("%s: shutting down\n", strsignal((int)si.ssi_signo));
-            cio_server_close(srv); /* serve_forever returns */
+            cio_server_close(ex_sig.srv); /* serve_forever returns */
             break;
         }
     }
-    close(fd);
+    close(ex_sig.fd);
     return 0;
 }
 
 /* Close srv when SIGINT or SIGTERM arrives (see above).  The watching
- * task ends with the signal, or is cancelled when main returns. */
+ * task ends with the first signal, or is cancelled when main returns; a
+ * second signal finds the signals still blocked and does nothing: the
+ * server's grace period is what bounds its shutdown. */
 static inline int ex_close_on_signal(cio_server *srv)
 {
-    int rc = cio_spawn(NULL, ex_signal_task, srv, &(cio_task_opts){.name = "signals"});
-    return rc ? ex_fail("spawn", rc) : 0;
+    sigset_t set;
+    ex_signal_set(&set);
+    ex_sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (ex_sig.fd < 0)
+        return ex_fail("signalfd", -errno);
+    ex_sig.srv = srv;
+    int rc = cio_spawn(NULL, ex_signal_task, NULL, &(cio_task_opts){.name = "signals"});
+    if (rc) {
+        close(ex_sig.fd);
+        return ex_fail("spawn", rc);
+    }
+    return 0;
 }
 
 #endif

@@ -1,14 +1,14 @@
 /* echo_client: sends a message to an echo server and prints the echo.
  *
  * The asyncio program it mirrors (the docs' "TCP echo client using
- * streams", with the timeout and the exact read a real client needs):
+ * streams", with the timeout and the exact read a real client needs, and
+ * without its drain before reading, see echo_message):
  *
  *     async def tcp_echo_client(message):
  *         async with asyncio.timeout(10):
  *             reader, writer = await asyncio.open_connection(
  *                 "127.0.0.1", 8888, ssl=ctx)            # --tls [--cafile]
  *             writer.write(message.encode())
- *             await writer.drain()
  *             data = await reader.readexactly(len(message))
  *             print(data.decode())
  *             writer.close()
@@ -22,7 +22,8 @@
  *  - cio_readexactly rather than one read: the docs' read(100) may
  *    return part of the echo; an early EOF is CIO_EINCOMPLETE
  *    (IncompleteReadError) with the partial byte count.
- *  - --lines: each argument is a line; replies are read with readline.
+ *  - --lines: each argument is a line, written and drained; its echo is
+ *    read with readline before the next line goes out.
  *  - Graceful close: cio_close, cio_wait_closed, cio_stream_release.
  *  - Any failure: exit status 1 and one line on stderr saying why.
  *
@@ -80,9 +81,11 @@ static int echo_message(cio_stream *s)
         free(reply);
         return fail("message", -ENOMEM, s);
     }
+    /* No drain before reading: cio_write has queued the whole message and
+     * the loop sends it while we read the echo.  (Draining first could
+     * wait forever on a message larger than the socket buffers: the
+     * server stops reading while we do not read its echo.) */
     int rc = cio_write(s, msg, len);
-    if (rc == 0)
-        rc = cio_drain(s);
     ssize_t n = rc ? rc : cio_readexactly(s, reply, len, &got);
     if (n == (ssize_t)len)
         printf("%.*s\n", (int)len, reply);
@@ -96,26 +99,23 @@ static int echo_message(cio_stream *s)
     return n == (ssize_t)len ? 0 : 1;
 }
 
+/* --lines: a conversation, one line and its echo at a time. */
 static int echo_lines(cio_stream *s)
 {
-    /* Send every line first, then read the replies: the server answers
-     * them in order, and our lines cannot be held up behind its replies
-     * because drain lets it send while we wait. */
     for (int i = 0; i < nmsgs; i++) {
         int rc = cio_writev(s, (struct iovec[]){{msgs[i], strlen(msgs[i])}, {"\n", 1}}, 2);
         if (rc == 0)
             rc = cio_drain(s);
         if (rc)
             return fail("send", rc, s);
-    }
-    for (int i = 0; i < nmsgs; i++) {
         const char *line;
         ssize_t n = cio_readline_view(s, &line);
-        if (n <= 0) {
-            if (n == 0)
-                fprintf(stderr, "%s: receive: the server closed the connection\n", ex_prog);
-            return n == 0 ? 1 : fail("receive", (int)n, s);
+        if (n == 0) {
+            fprintf(stderr, "%s: receive: the server closed the connection\n", ex_prog);
+            return 1;
         }
+        if (n < 0)
+            return fail("receive", (int)n, s);
         fwrite(line, 1, (size_t)n, stdout);
     }
     return 0;
@@ -130,7 +130,7 @@ static intptr_t client(void *arg)
         to.cafile = cfg.cafile;
         int rc = cio_tls_client_ctx(&co.tls, &to);
         if (rc)
-            return fail("TLS setup", rc, NULL);
+            return fail(cfg.cafile ? cfg.cafile : "TLS setup", rc, NULL);
     }
     cio_timeout deadline;
     cio_timeout_enter(&deadline, cfg.timeout);

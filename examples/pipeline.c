@@ -46,10 +46,10 @@ static struct {
 } cfg = {2, 3, 10, 4, 0.01};
 
 static cio_queue queue;
-static size_t max_depth;       /* the most items the queue ever held */
-static long waits;             /* puts that found the queue full */
-static unsigned char *seen;    /* seen[p * items + i]: item (p, i) consumed */
-static long *next_from;        /* next_from[p]: the item of p expected next */
+static size_t max_depth;    /* the most items the queue ever held */
+static long waits;          /* puts that found the queue full */
+static unsigned char *seen; /* seen[p * items + i]: item (p, i) consumed */
+static long *next_from;     /* next_from[p]: the item of p expected next */
 static bool out_of_order;
 
 /* An item (producer p, number i) travels as the integer p * items + i. */

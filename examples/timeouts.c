@@ -148,8 +148,8 @@ static ssize_t readline_within(cio_stream *s, double seconds, const char *label)
     if (n > 0)
         printf("\"%.*s\" after %.2f s\n", (int)n - 1, line, cio_time() - t0);
     else if (n == -ETIMEDOUT)
-        printf("TimeoutError after %.2f s, from %s scope; nothing consumed\n",
-               cio_time() - t0, mine ? "this" : "an outer");
+        printf("TimeoutError after %.2f s, from %s scope; nothing consumed\n", cio_time() - t0,
+               mine ? "this" : "an outer");
     else
         printf("%s\n", n ? cio_strerror((int)n) : "EOF");
     return n;

@@ -13,7 +13,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +123,7 @@ static bool child_read(child *c, double deadline)
     double left = deadline - now();
     if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
         return false;
+    cr_assert_lt(c->len, sizeof(c->log) - 1, "%d printed too much:\n%s", (int)c->pid, c->log);
     ssize_t n = read(c->out, c->log + c->len, sizeof(c->log) - 1 - c->len);
     cr_assert_geq(n, 0, "read: %s", strerror(errno));
     if (n == 0) {
@@ -158,8 +158,8 @@ static int child_wait(child *c)
 {
     double deadline = now() + STEP;
     while (c->out >= 0)
-        cr_assert(child_read(c, deadline), "%d did not exit in %g s; it printed:\n%s",
-                  (int)c->pid, STEP, c->log);
+        cr_assert(child_read(c, deadline), "%d did not exit in %g s; it printed:\n%s", (int)c->pid,
+                  STEP, c->log);
     int status;
     cr_assert_eq(waitpid(c->pid, &status, 0), c->pid);
     forget(c->pid);
@@ -203,10 +203,10 @@ static uint16_t server_start(child *c, char *const argv[])
     return (uint16_t)port;
 }
 
-/* SIGTERM, then a clean exit 0 within STEP seconds. */
-static void server_stop(child *c)
+/* SIGTERM or SIGINT, then a clean exit 0 within STEP seconds. */
+static void server_stop(child *c, int sig)
 {
-    cr_assert_eq(kill(c->pid, SIGTERM), 0);
+    cr_assert_eq(kill(c->pid, sig), 0);
     assert_exit(child_wait(c), 0, c->log);
 }
 
@@ -326,8 +326,7 @@ Test(examples, help_and_bad_usage, .fini = teardown, .timeout = 60)
         snprintf(want, sizeof(want), "usage: %s ", names[i]);
         cr_assert_eq(strncmp(c.log, want, strlen(want)), 0, "%s --help: %s", names[i], c.log);
         cr_assert(strstr(c.log, "--help"), "%s --help: %s", names[i], c.log);
-        assert_exit(run((char *[]){path, "--no-such-option", NULL}, &c, err, sizeof(err)), 2,
-                    err);
+        assert_exit(run((char *[]){path, "--no-such-option", NULL}, &c, err, sizeof(err)), 2, err);
         assert_one_line(err, "--no-such-option");
     }
 }
@@ -362,9 +361,9 @@ Test(examples, echo_server_and_client, .fini = teardown, .timeout = 60)
     static child srv, cli;
     char err[1024];
     uint16_t port = server_start(&srv, (char *[]){EX("echo_server"), "--port", "0", NULL});
-    int st = run((char *[]){EX("echo_client"), "--port", (char *)port_str(port), "hello,", "world",
-                            NULL},
-                 &cli, err, sizeof(err));
+    int st = run(
+        (char *[]){EX("echo_client"), "--port", (char *)port_str(port), "hello,", "world", NULL},
+        &cli, err, sizeof(err));
     assert_exit(st, 0, err);
     cr_assert_str_eq(cli.log, "hello, world\n");
     const char *line = child_line(&srv);
@@ -373,7 +372,7 @@ Test(examples, echo_server_and_client, .fini = teardown, .timeout = 60)
     cr_assert(strstr(line, ": closed by the client"), "server: %s", line);
 
     cr_assert_eq(cio_run(big_echo, &port), 0);
-    server_stop(&srv);
+    server_stop(&srv, SIGTERM);
     cr_assert(strstr(srv.log, "shutting down"), "server:\n%s", srv.log);
 }
 
@@ -410,29 +409,37 @@ Test(examples, echo_lines, .fini = teardown, .timeout = 60)
     assert_exit(st, 0, err);
     cr_assert_str_eq(cli.log, "one\ntwo words\n");
     cr_assert_eq(cio_run(line_echo, &port), 0);
-    server_stop(&srv);
+    server_stop(&srv, SIGINT);
+}
+
+/* A throwaway self-signed certificate for localhost / 127.0.0.1, made in
+ * a fresh temporary directory (removed by the teardown). */
+static void make_cert(char *cert, char *key, size_t cap)
+{
+    static child c;
+    char err[4096];
+    strcpy(tmpdir, "/tmp/cio-examples-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    snprintf(cert, cap, "%s/cert.pem", tmpdir);
+    snprintf(key, cap, "%s/key.pem", tmpdir);
+    int st = run((char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
+                            "-keyout", key, "-out", cert, NULL},
+                 &c, err, sizeof(err));
+    assert_exit(st, 0, err);
 }
 
 Test(examples, echo_tls, .fini = teardown, .timeout = 60)
 {
     static child srv, cli;
-    char err[4096], cert[96], key[96];
-    strcpy(tmpdir, "/tmp/cio-examples-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
-    snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
-    snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
-    int st = run((char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
-                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
-                            "-keyout", key, "-out", cert, NULL},
-                 &cli, err, sizeof(err));
-    assert_exit(st, 0, err);
-
+    char err[1024], cert[96], key[96];
+    make_cert(cert, key, sizeof(cert));
     uint16_t port = server_start(&srv, (char *[]){EX("echo_server"), "--tls-cert", cert,
                                                   "--tls-key", key, "--port", "0", NULL});
-    st = run((char *[]){EX("echo_client"), "--tls", "--cafile", cert, "--port",
-                        (char *)port_str(port), "over TLS", NULL},
-             &cli, err, sizeof(err));
+    int st = run((char *[]){EX("echo_client"), "--tls", "--cafile", cert, "--port",
+                            (char *)port_str(port), "over TLS", NULL},
+                 &cli, err, sizeof(err));
     assert_exit(st, 0, err);
     cr_assert_str_eq(cli.log, "over TLS\n");
     /* Without --cafile the self-signed certificate is not trusted. */
@@ -440,7 +447,7 @@ Test(examples, echo_tls, .fini = teardown, .timeout = 60)
              &cli, err, sizeof(err));
     assert_exit(st, 1, err);
     assert_one_line(err, "certificate");
-    server_stop(&srv);
+    server_stop(&srv, SIGTERM);
 }
 
 Test(examples, echo_client_failures, .fini = teardown, .timeout = 60)
@@ -508,7 +515,7 @@ Test(examples, echo_idle_timeout_and_graceful_shutdown, .fini = teardown, .timeo
     child_line(&srv); /* connection from */
     const char *line = child_line(&srv);
     cr_assert(strstr(line, "idle for 0.3 s, closing"), "server: %s", line);
-    server_stop(&srv);
+    server_stop(&srv, SIGTERM);
 
     a.port = server_start(&srv, (char *[]){EX("echo_server"), "--port", "0", NULL});
     a.server = srv.pid;
@@ -540,11 +547,11 @@ Test(examples, timeouts, .fini = teardown, .timeout = 60)
     assert_exit(st, 0, err);
     static const char *const want[] = {
         "step 1: connect #1: connected",
-        "wait_for(open_connection, 0.2): TimeoutError after 0.2",
-        "step 2: readline within 0.2 s: TimeoutError after 0.2",
+        "step 1: connect #2: wait_for(open_connection, 0.2): TimeoutError after ",
+        "step 2: readline within 0.2 s: TimeoutError after ",
         "from this scope; nothing consumed",
         "step 2: readline within 2 s: \"hello\"",
-        "step 3: readline within 2 s: TimeoutError after 0.2",
+        "step 3: readline within 2 s: TimeoutError after ",
         "from an outer scope",
         "step 3: the whole exchange overran its 0.2 s deadline",
     };
@@ -556,8 +563,8 @@ Test(examples, pipeline, .fini = teardown, .timeout = 60)
 {
     static child c;
     char err[1024];
-    int st = run((char *[]){EX("pipeline"), "--producers", "3", "--consumers", "2", "--items",
-                            "20", "--queue-size", "3", "--work", "0.001", NULL},
+    int st = run((char *[]){EX("pipeline"), "--producers", "3", "--consumers", "2", "--items", "20",
+                            "--queue-size", "3", "--work", "0.001", NULL},
                  &c, err, sizeof(err));
     assert_exit(st, 0, err);
     cr_assert(strstr(c.log, "60 items produced, 60 consumed exactly once, each producer's in "
@@ -585,8 +592,8 @@ static cio_stream *nc_start(uint16_t port)
 /* A raw client socket; rcvbuf > 0 shrinks its receive buffer first. */
 static int raw_connect(uint16_t port, int rcvbuf)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert_geq(fd, 0);
     if (rcvbuf)
@@ -603,7 +610,9 @@ struct chat_args {
 enum { BATCH = 50, MAX_LINES = 20000 }; /* 18 MB: far more than kernel buffers hold */
 
 /* a floods the room with numbered lines, BATCH at a time, and b must get
- * every one of them, in order, until the server reports `dropped`. */
+ * every one of them, in order and each within STEP seconds, until the
+ * server reports `dropped`.  (In the outbox variant the drain timeout is
+ * 30 s: had the server waited for the slow client, b would stall.) */
 static void flood_until(cio_stream *a, cio_stream *b, const char *dropped)
 {
     char pad[900], line[1024];
@@ -616,7 +625,7 @@ static void flood_until(cio_stream *a, cio_stream *b, const char *dropped)
             snprintf(line, sizeof(line), "%d %s\n", sent + j, pad);
             cr_assert_eq(cio_write(a, line, strlen(line)), 0);
         }
-        s_send(a, "");
+        s_send(a, ""); /* drain the batch */
         for (int j = 0; j < BATCH;) {
             const char *got = s_line(b);
             if (strcmp(got, dropped) == 0) {
@@ -685,29 +694,81 @@ static intptr_t chat_main(void *arg)
     return 0;
 }
 
-static void chat_scenario(const char *max_queue, const char *drain_timeout)
+/* The server's log names the way guest3 was dropped: `reason`. */
+static void chat_scenario(const char *max_queue, const char *drain_timeout, const char *reason)
 {
     if (!have("nc"))
         cr_skip_test("nc is not installed");
     static child srv;
     struct chat_args ca = {&srv, 0};
     ca.port = server_start(&srv, (char *[]){EX("chat_server"), "--max-queue", (char *)max_queue,
-                                            "--drain-timeout", (char *)drain_timeout, "--port",
-                                            "0", NULL});
+                                            "--drain-timeout", (char *)drain_timeout, "--port", "0",
+                                            NULL});
     cr_assert_eq(cio_run(chat_main, &ca), 0);
     assert_exit(child_wait(&srv), 0, srv.log);
-    cr_assert(strstr(srv.log, "guest3 dropped: too slow\n"), "server:\n%s", srv.log);
+    char want[64];
+    snprintf(want, sizeof(want), "guest3 dropped: %s\n", reason);
+    cr_assert(strstr(srv.log, want), "server:\n%s", srv.log);
     cr_assert(strstr(srv.log, "guest4 left: Connection reset by peer\n"), "server:\n%s", srv.log);
 }
 
 /* The slow client's outbox overflows first. */
 Test(examples, chat_drops_a_client_whose_queue_overflows, .fini = teardown, .timeout = 60)
 {
-    chat_scenario("16", "30");
+    chat_scenario("16", "30", "outbox full");
 }
 
 /* The slow client's drain times out first. */
 Test(examples, chat_drops_a_client_that_does_not_drain, .fini = teardown, .timeout = 60)
 {
-    chat_scenario("100000", "0.3");
+    chat_scenario("100000", "0.3", "not reading");
+}
+
+static cio_stream *tls_connect(uint16_t port, const char *cafile)
+{
+    cio_tls_client_opts to = CIO_TLS_CLIENT_OPTS_INIT;
+    to.cafile = cafile;
+    cio_connect_opts co = CIO_CONNECT_OPTS_INIT;
+    cr_assert_eq(cio_tls_client_ctx(&co.tls, &to), 0);
+    cio_stream *s;
+    cio_timeout t;
+    cio_timeout_enter(&t, STEP);
+    int rc = cio_open_connection(&s, "127.0.0.1", port, &co);
+    cio_timeout_exit(&t);
+    cio_tls_ctx_free(co.tls);
+    cr_assert_eq(rc, 0, "TLS connect: %s (%s)", cio_strerror(rc), cio_tls_error_reason(NULL));
+    return s;
+}
+
+struct chat_tls_args {
+    uint16_t port;
+    const char *cafile;
+};
+
+static intptr_t chat_tls_main(void *arg)
+{
+    struct chat_tls_args *a = arg;
+    cio_stream *x = tls_connect(a->port, a->cafile);
+    s_expect(x, "* welcome, guest1; 1 online");
+    cio_stream *y = tls_connect(a->port, a->cafile);
+    s_expect(y, "* welcome, guest2; 2 online");
+    s_expect(x, "* guest2 joined");
+    s_send(x, "over TLS\n");
+    s_expect(y, "guest1: over TLS");
+    s_free(x);
+    s_expect(y, "* guest1 left");
+    s_free(y);
+    return 0;
+}
+
+Test(examples, chat_tls, .fini = teardown, .timeout = 60)
+{
+    static child srv;
+    char cert[96], key[96];
+    make_cert(cert, key, sizeof(cert));
+    struct chat_tls_args a = {0, cert};
+    a.port = server_start(&srv, (char *[]){EX("chat_server"), "--tls-cert", cert, "--tls-key", key,
+                                           "--port", "0", NULL});
+    cr_assert_eq(cio_run(chat_tls_main, &a), 0);
+    server_stop(&srv, SIGTERM);
 }
