@@ -10,6 +10,9 @@
  * arrived together with the last data comes in the same edge and no
  * further edge follows, so once the backend has seen the hang-up
  * (io.hup) a short recv no longer clears the hint. */
+#include <pthread.h>
+#include <signal.h>
+
 #include "stream.h"
 
 ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t len)
@@ -32,6 +35,29 @@ ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t len)
     return n;
 }
 
+/* A pipe has no MSG_NOSIGNAL: writing to one whose reader is gone raises
+ * SIGPIPE, which would kill the process by default.  Block it in this
+ * thread for the write and consume the one the write raised, so the
+ * caller sees EPIPE only.  A SIGPIPE already pending (the application
+ * blocks it) is left alone: ours merges into it. */
+static ssize_t pipe_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+        return cio__writev(fd, iov, iovcnt);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t n = cio__writev(fd, iov, iovcnt);
+    if (n < 0 && errno == EPIPE) {
+        const struct timespec now = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &now);
+        errno = EPIPE;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return n;
+}
+
 ssize_t cio__stream_send(cio_stream *s, const struct iovec *iov, int iovcnt)
 {
     if (!s->wr_ready)
@@ -42,7 +68,7 @@ ssize_t cio__stream_send(cio_stream *s, const struct iovec *iov, int iovcnt)
             struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
             n = cio__sendmsg(s->fd, &msg, MSG_NOSIGNAL);
         } else {
-            n = cio__writev(s->fd, iov, iovcnt);
+            n = pipe_writev(s->fd, iov, iovcnt);
         }
         if (n >= 0 || errno != EINTR)
             break;
