@@ -16,35 +16,7 @@ TestSuite(e2e, .timeout = 90);
 
 /* ---- echo ----------------------------------------------------------------------------- */
 
-/* Lines one by one with readline, a block bigger than twice the reader
- * limit with readexactly, then write_eof: the echo handler returns and the
- * server closes the stream, so the client reads EOF. */
-static void exercise_echo(cio_stream *c)
-{
-    char line[64], *got;
-    for (int i = 0; i < 100; i++) {
-        int n = snprintf(line, sizeof(line), "line %d of the echo test\n", i);
-        ASSERT_OK(cio_write(c, line, (size_t)n));
-        ASSERT_OK(cio_drain(c));
-        char back[64];
-        EXPECT_BYTES(cio_readline(c, back, sizeof(back)), back, line);
-    }
-    enum { BLOCK = 3 * CIO_DEFAULT_LIMIT + 1000 };
-    char *block = pattern_new(BLOCK, 1);
-    got = malloc(BLOCK);
-    cr_assert_not_null(got);
-    /* No drain before reading: the echo only completes if the client reads
-     * while its own queue is still flushing. */
-    ASSERT_OK(cio_write(c, block, BLOCK));
-    EXPECT_ERR(cio_readexactly(c, got, BLOCK, NULL), BLOCK);
-    cr_assert(memcmp(got, block, BLOCK) == 0, "the echoed block differs");
-    free(block);
-    free(got);
-    ASSERT_OK(cio_write_eof(c));
-    EXPECT_ERR(cio_read(c, line, sizeof(line)), 0);
-    cr_assert(cio_at_eof(c));
-    stream_finish(c, 0);
-}
+enum { ECHO_BULK = 4 << 20 };
 
 static void echo_case(enum e2e_kind kind)
 {
@@ -58,7 +30,7 @@ static void echo_case(enum e2e_kind kind)
     ASSERT_OK(cio_stream_sockname(c, (struct sockaddr *)&self, &slen));
     cr_assert_eq(peer.ss_family, e2e_family(kind));
     cr_assert_eq(self.ss_family, e2e_family(kind));
-    exercise_echo(c);
+    e2e_exercise_echo(c, ECHO_BULK);
     e2e_echo_wait_ended(&st, 1);
     cr_assert_eq(st.conns, 1);
     cr_assert_eq(st.last, 0, "the handler's last read: %s", cio_err_name((int)st.last));
@@ -71,10 +43,8 @@ E2E_TEST(e2e, echo_tcp_ipv4)
     return 0;
 }
 
-E2E_TEST(e2e, echo_tcp_ipv6)
+E2E_TEST_IF(e2e, echo_tcp_ipv6, have_ipv6_loopback(), "no ::1 on this machine")
 {
-    if (!have_ipv6_loopback())
-        cr_skip_test("no ::1 on this machine");
     echo_case(E2E_TCP6);
     return 0;
 }
@@ -107,7 +77,7 @@ E2E_TEST(e2e, echo_socketpair_adopted_by_stream_from_fd)
     struct e2e_echo st = {0};
     struct handler_call hc = {.s = stream_on(sv[1], NULL), .st = &st};
     cio_task *t = t_spawn(handler_task, &hc);
-    exercise_echo(stream_on(sv[0], NULL));
+    e2e_exercise_echo(stream_on(sv[0], NULL), ECHO_BULK);
     cr_assert_eq(t_join(t), 0);
     cr_assert_eq(st.last, 0);
     return 0;
@@ -122,16 +92,12 @@ E2E_TEST(e2e, echo_socketpair_adopted_by_stream_from_fd)
 #define BULK_BYTES ((size_t)256 << 20)
 #endif
 
-enum { BULK_CHUNK = 64 * 1024 };
-
-/* The client writes `bytes` in 64 KiB writes, each followed by drain;
- * the accepted end reads 64 KiB at a time and yields between reads, so
- * the writer keeps running ahead.  Small kernel buffers on both ends make
- * the cio queue, not the kernel, absorb the difference (loopback TCP
- * otherwise buffers megabytes and drain waits only now and then).  After
- * every write the queue is at most high water + one write; a drain entered
- * above high water waited (it cannot return before the queue is at low
- * water) and left the queue at low water at most. */
+/* The client writes `bytes` in 64 KiB writes, each followed by drain
+ * (e2e_source: the queue bound is checked at every write); the accepted
+ * end reads 64 KiB at a time and yields between reads, so the writer keeps
+ * running ahead.  Small kernel buffers on both ends make the cio queue,
+ * not the kernel, absorb the difference (loopback TCP otherwise buffers
+ * megabytes and drain waits only now and then). */
 static void bulk_case(enum e2e_kind kind, size_t bytes)
 {
     cio_stream *c, *a;
@@ -139,38 +105,17 @@ static void bulk_case(enum e2e_kind kind, size_t bytes)
     int small = 65536;
     cr_assert_eq(setsockopt(cio_stream_fd(c), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
     cr_assert_eq(setsockopt(cio_stream_fd(a), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
-    struct e2e_sink sink = {.s = a, .chunk = BULK_CHUNK, .yields = 3};
+    struct e2e_sink sink = {.s = a, .chunk = E2E_CHUNK, .yields = 3};
+    struct e2e_source src = {.s = c, .bytes = bytes, .seed = 42};
     cio_task *reader = t_spawn(e2e_sink_task, &sink);
-    const size_t high = CIO_DEFAULT_HIGH_WATER, low = high / 4;
-    char *chunk = malloc(BULK_CHUNK);
-    cr_assert_not_null(chunk);
-    e2e_gen gen = e2e_gen_new(42);
-    e2e_hash sent = E2E_HASH_INIT;
-    size_t waited = 0, peak = 0;
-    for (size_t off = 0; off < bytes; off += BULK_CHUNK) {
-        e2e_gen_fill(&gen, chunk, BULK_CHUNK);
-        e2e_hash_update(&sent, chunk, BULK_CHUNK);
-        ASSERT_OK(cio_write(c, chunk, BULK_CHUNK));
-        size_t queued = cio_write_buffer_size(c);
-        if (queued > peak)
-            peak = queued;
-        cr_assert_leq(queued, high + BULK_CHUNK, "queue %zu after a write at %zu", queued, off);
-        ASSERT_OK(cio_drain(c));
-        if (queued > high) {
-            waited++;
-            cr_assert_leq(cio_write_buffer_size(c), low, "drain returned above low water");
-        }
-    }
-    free(chunk);
-    ASSERT_OK(cio_write_eof(c));
+    e2e_source_task(&src);
     cr_assert_eq(t_join(reader), 0);
-    EXPECT_ERR(sink.rc, 0);
-    cr_assert_eq(sink.hash.n, bytes, "received %zu of %zu bytes", sink.hash.n, bytes);
-    cr_assert_eq(sink.hash.h, sent.h, "the received bytes differ from those sent");
+    e2e_expect_same(&src, &sink);
     /* A wait per MiB at least: far fewer than happen, far more than none. */
-    cr_assert_geq(waited, bytes >> 20, "drain waited only %zu times (peak queue %zu)", waited,
-                  peak);
-    cr_log_info("bulk: %zu MiB, %zu drains waited, peak queue %zu", bytes >> 20, waited, peak);
+    cr_assert_geq(src.waited, bytes >> 20, "drain waited only %zu times (peak queue %zu)",
+                  src.waited, src.peak);
+    cr_log_info("bulk: %zu MiB, %zu drains waited, peak queue %zu", bytes >> 20, src.waited,
+                src.peak);
     stream_finish(a, 0);
     stream_finish(c, 0);
 }
