@@ -94,6 +94,8 @@ typedef struct cio_run_opts {
  * if the loop could not be created (-ENOMEM, -EMFILE, -EBUSY if a loop is
  * already running on this thread). */
 CIO_EXTERN intptr_t cio_run(cio_task_fn main, void *arg);
+/* cio_run with options (backend, default stack size); opts may be NULL.
+ * Call it as cio_run_with(main, arg, opts). */
 CIO_EXTERN intptr_t cio_run_opts_(cio_task_fn main, void *arg, const cio_run_opts *opts);
 #define cio_run_with(main, arg, opts) cio_run_opts_(main, arg, opts)
 
@@ -121,6 +123,7 @@ CIO_EXTERN int cio_call_soon_threadsafe(cio_loop *loop, void (*fn)(void *arg), v
 #define CIO_DEFAULT_STACK_SIZE (256u * 1024u)
 #define CIO_MIN_STACK_SIZE (16u * 1024u)
 
+/* The process-wide default stack size of new loops' tasks. */
 CIO_EXTERN size_t cio_default_stack_size(void);
 /* Set the process-wide default for loops created afterwards (rounded up to
  * whole pages, at least CIO_MIN_STACK_SIZE).  Returns -EINVAL if too big. */
@@ -169,8 +172,11 @@ CIO_EXTERN void cio_detach(cio_task *t);
  * scopes.  Idempotent.  Returns false if t has already finished. */
 CIO_EXTERN bool cio_cancel(cio_task *t);
 
-CIO_EXTERN cio_task *cio_current(void);          /* the running task, or NULL */
+/* The running task, or NULL outside a task. */
+CIO_EXTERN cio_task *cio_current(void);
+/* t's name: the one given at spawn, or "Task-N". */
 CIO_EXTERN const char *cio_task_name(const cio_task *t);
+/* True once t's function has returned (asyncio Task.done()). */
 CIO_EXTERN bool cio_task_done(const cio_task *t);
 /* True once cancel was requested for t (asyncio Task.cancelling()). */
 CIO_EXTERN bool cio_task_cancel_requested(const cio_task *t);
@@ -217,6 +223,7 @@ CIO_EXTERN void cio_shield_enter(cio_timeout *scope, double seconds);
 CIO_EXTERN bool cio_timeout_exit(cio_timeout *scope);
 /* Move the deadline (asyncio Timeout.reschedule); seconds < 0: never. */
 CIO_EXTERN void cio_timeout_reschedule(cio_timeout *scope, double seconds);
+/* True once this scope's own deadline has passed (Timeout.expired()). */
 CIO_EXTERN bool cio_timeout_expired(const cio_timeout *scope);
 
 /* ======================================================================
@@ -236,6 +243,7 @@ typedef struct cio_task_group {
     bool cancelling;
 } cio_task_group;
 
+/* Prepare an empty group (a zero-filled group is also ready). */
 CIO_EXTERN void cio_group_init(cio_task_group *g);
 /* Spawn into g; out (may be NULL) is a borrowed handle valid until
  * cio_group_wait returns.  Fails with -ECANCELED once the group is
@@ -272,10 +280,12 @@ CIO_EXTERN int cio_threadpool_configure(unsigned max_threads, unsigned max_dns);
  * Waiting on foreign file descriptors
  * ====================================================================== */
 
-/* Suspend the task until fd is readable (writable).  fd should be
- * non-blocking.  Returns 0, -ECANCELED, -ETIMEDOUT, -EBADF, -EEXIST if
- * another task is already waiting on fd in that direction, -ENOMEM. */
+/* Suspend the task until fd is readable.  fd should be non-blocking.
+ * Returns 0, -ECANCELED, -ETIMEDOUT, -EBADF, -EEXIST if another task is
+ * already waiting on fd in that direction (or cio watches fd as a
+ * stream), -ENOMEM.  One reader and one writer may wait at once. */
 CIO_EXTERN int cio_wait_readable(int fd);
+/* Suspend the task until fd is writable; as cio_wait_readable. */
 CIO_EXTERN int cio_wait_writable(int fd);
 
 #ifdef __cplusplus

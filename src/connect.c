@@ -344,7 +344,7 @@ int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
         return -EINVAL;
     *out = NULL;
     if (!cio__current())
-        return -EINVAL;
+        return -EPERM;
     if (!opts)
         opts = &default_opts;
     int rc = check_opts(opts);
@@ -410,7 +410,7 @@ int cio_open_unix_connection(cio_stream **out, const char *path, const cio_conne
         return -EINVAL;
     *out = NULL;
     if (!cio__current())
-        return -EINVAL;
+        return -EPERM;
     if (!opts)
         opts = &default_opts;
     int rc = check_opts(opts);

@@ -227,8 +227,10 @@ int cio_start_server(cio_server **out, cio_conn_handler handler, void *arg, cons
     const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
     if (!opts)
         opts = &defaults;
-    if (!out || !handler || !cio__current())
+    if (!out || !handler)
         return -EINVAL;
+    if (!cio__current())
+        return -EPERM;
     int rc = opts_check(opts);
     if (rc)
         return rc;
@@ -367,8 +369,10 @@ int cio_start_unix_server(cio_server **out, cio_conn_handler handler, void *arg,
     const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
     if (!opts)
         opts = &defaults;
-    if (!out || !handler || !cio__current())
+    if (!out || !handler)
         return -EINVAL;
+    if (!cio__current())
+        return -EPERM;
     int rc = opts_check(opts);
     if (rc)
         return rc;

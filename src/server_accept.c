@@ -198,7 +198,7 @@ static int wait_done(cio_server *srv)
 int cio_server_wait_closed(cio_server *srv)
 {
     if (!cio__current())
-        return -EINVAL;
+        return -EPERM;
     srv->nwaiters++;
     int rc = wait_done(srv);
     srv->nwaiters--;
@@ -209,7 +209,7 @@ int cio_server_wait_closed(cio_server *srv)
 int cio_server_serve_forever(cio_server *srv)
 {
     if (!cio__current())
-        return -EINVAL;
+        return -EPERM;
     if (srv->closed)
         return -EBADF;
     if (srv->forever)
@@ -258,7 +258,7 @@ int cio_server_shutdown(cio_server *srv, double grace)
 {
     cio_task *self = cio__current();
     if (!self)
-        return -EINVAL;
+        return -EPERM;
     cio_server_close(srv);
     srv->nwaiters++;
     cio_timeout scope;

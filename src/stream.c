@@ -13,7 +13,9 @@ int cio__stream_opts_check(const cio_stream_opts *o)
         return 0;
     if (o->limit <= 0)
         return -EINVAL;
-    if (o->high_water && o->low_water > o->high_water)
+    /* The transport's default high mark is at least the plain one. */
+    size_t high = o->high_water ? o->high_water : CIO_DEFAULT_HIGH_WATER;
+    if (o->low_water > high)
         return -EINVAL;
     if (!(o->close_timeout > 0))
         return -EINVAL;
@@ -207,8 +209,6 @@ void cio_abort(cio_stream *s)
     if (s->closed)
         return;
     s->closing = true;
-    if (s->wqueued && !s->write_error)
-        s->write_error = -ECONNABORTED;
     cio__stream_discard_queue(s);
     if (!s->write_error)
         s->write_error = -ECONNABORTED;

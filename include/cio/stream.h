@@ -73,13 +73,15 @@ typedef struct cio_connect_opts {
 CIO_EXTERN int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
                                    const cio_connect_opts *opts);
 
-/* asyncio.open_unix_connection(path).  A leading '@' or NUL names an
- * abstract socket.  -ENOENT if path does not exist. */
+/* asyncio.open_unix_connection(path).  A leading '@' names an abstract
+ * socket ("@name" is "\0name" on the wire).  -ENOENT if path does not
+ * exist, -ENAMETOOLONG if it does not fit a sockaddr_un. */
 CIO_EXTERN int cio_open_unix_connection(cio_stream **out, const char *path,
                                         const cio_connect_opts *opts);
 
 /* asyncio.open_connection(sock=fd): adopt an already connected socket
- * (e.g. one end of socketpair()).  The stream owns fd from now on (even on
+ * (e.g. one end of socketpair()) or a pipe end (then it is not a socket:
+ * no write_eof, no addresses).  The stream owns fd from now on (even on
  * failure, fd is closed).  opts may be NULL. */
 CIO_EXTERN int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts);
 
@@ -128,9 +130,10 @@ CIO_EXTERN ssize_t cio_readuntil_any(cio_stream *s, const struct iovec *seps, si
  * (beyond asyncio).  CIO_EBUFSIZE as for cio_readuntil. */
 CIO_EXTERN ssize_t cio_readline(cio_stream *s, void *buf, size_t cap);
 
-/* Zero-copy variants: *view points into the stream's buffer, valid until
- * the next read call on the stream.  No CIO_EBUFSIZE. */
+/* cio_readline without a copy: *view points into the stream's buffer,
+ * valid until the next read call on the stream.  No CIO_EBUFSIZE. */
 CIO_EXTERN ssize_t cio_readline_view(cio_stream *s, const char **view);
+/* cio_readuntil without a copy; *view as for cio_readline_view. */
 CIO_EXTERN ssize_t cio_readuntil_view(cio_stream *s, const void *sep, size_t seplen,
                                       const char **view);
 
@@ -142,6 +145,7 @@ CIO_EXTERN size_t cio_stream_buffered(const cio_stream *s);
 CIO_EXTERN size_t cio_stream_overrun_consumed(const cio_stream *s);
 /* After CIO_EBUFSIZE: the buffer size the chunk needs. */
 CIO_EXTERN size_t cio_stream_needed(const cio_stream *s);
+/* The reader limit (asyncio's limit=). */
 CIO_EXTERN size_t cio_stream_limit(const cio_stream *s);
 
 /* ======================================================================
@@ -175,13 +179,16 @@ CIO_EXTERN size_t cio_write_buffer_size(const cio_stream *s);
 /* write_eof(): shut down the write side once the queue is flushed.
  * No-op when already done; -ENOTSUP where cio_can_write_eof is false. */
 CIO_EXTERN int cio_write_eof(cio_stream *s);
+/* True for TCP and Unix sockets; false for TLS and pipes. */
 CIO_EXTERN bool cio_can_write_eof(const cio_stream *s);
 
 /* close(): graceful — stop reading, flush the queue, then close the
  * socket; bounded by the close timeout, after which it aborts.  Does not
  * block and does not release the handle.  Idempotent. */
 CIO_EXTERN void cio_close(cio_stream *s);
-/* abort(): close now, discarding queued data. */
+/* abort(): close now, discarding queued data.  Afterwards cio_write and
+ * cio_drain return -ECONNABORTED (asyncio: the connection is lost);
+ * pending reads see EOF after the bytes already buffered. */
 CIO_EXTERN void cio_abort(cio_stream *s);
 /* True after close, abort or a fatal error; not after peer EOF. */
 CIO_EXTERN bool cio_is_closing(const cio_stream *s);
@@ -189,7 +196,11 @@ CIO_EXTERN bool cio_is_closing(const cio_stream *s);
  * error that ended it (0 for a clean close).  Many waiters allowed. */
 CIO_EXTERN int cio_wait_closed(cio_stream *s);
 
+/* Add a holder (e.g. a writer task beside the reader task). */
 CIO_EXTERN void cio_stream_retain(cio_stream *s);
+/* Drop a holder.  The last release of a stream that is not closed closes
+ * it gracefully in the background (bounded by the close timeout); the
+ * memory goes when it is closed.  NULL is ignored. */
 CIO_EXTERN void cio_stream_release(cio_stream *s);
 
 /* ---- extra info (get_extra_info) --------------------------------------- */
@@ -197,6 +208,7 @@ CIO_EXTERN void cio_stream_release(cio_stream *s);
 /* 'peername' / 'sockname': copies the address; -ENOTCONN, -EINVAL if *len
  * is too small (it is set to the size needed), -ENOTSOCK for pipes. */
 CIO_EXTERN int cio_stream_peername(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
+/* 'sockname': the local address; as cio_stream_peername. */
 CIO_EXTERN int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *len);
 /* 'socket': the file descriptor, or -EBADF once closed. */
 CIO_EXTERN int cio_stream_fd(const cio_stream *s);
@@ -274,6 +286,7 @@ CIO_EXTERN int cio_server_sockname(const cio_server *srv, size_t i, struct socka
 /* Start accepting (when created with start_serving off); 0 if already
  * serving, -EBADF once closed. */
 CIO_EXTERN int cio_server_start_serving(cio_server *srv);
+/* True while accepting (Server.is_serving()). */
 CIO_EXTERN bool cio_server_is_serving(const cio_server *srv);
 /* Run until the server is closed (returns 0) or the calling task is
  * cancelled (closes the server, returns -ECANCELED; live connections go
@@ -291,6 +304,7 @@ CIO_EXTERN int cio_server_wait_closed(cio_server *srv);
  * is still running (a stream a handler retained and returned from is the
  * handler's).  The handlers' pending reads see EOF. */
 CIO_EXTERN void cio_server_close_clients(cio_server *srv);
+/* Abort (cio_abort) the stream of every live connection; see above. */
 CIO_EXTERN void cio_server_abort_clients(cio_server *srv);
 /* Beyond asyncio: stop accepting, let connections finish for up to grace
  * seconds (< 0: no bound), then abort the rest and cancel their tasks;

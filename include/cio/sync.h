@@ -29,10 +29,13 @@ typedef struct cio_event {
 } cio_event;
 #define CIO_EVENT_INIT {{0, 0}, false}
 
+/* Prepare an unset event (CIO_EVENT_INIT or zero-fill also do). */
 CIO_EXTERN void cio_event_init(cio_event *e);
 /* Set the flag and wake every waiter. */
 CIO_EXTERN void cio_event_set(cio_event *e);
+/* Reset the flag; waiters already woken still return 0. */
 CIO_EXTERN void cio_event_clear(cio_event *e);
+/* The flag (Event.is_set()). */
 CIO_EXTERN bool cio_event_is_set(const cio_event *e);
 /* Wait until set (returns at once if already set). */
 CIO_EXTERN int cio_event_wait(cio_event *e);
@@ -46,6 +49,7 @@ typedef struct cio_lock {
 } cio_lock;
 #define CIO_LOCK_INIT {{0, 0}, false}
 
+/* Prepare an unlocked lock (CIO_LOCK_INIT or zero-fill also do). */
 CIO_EXTERN void cio_lock_init(cio_lock *l);
 /* Acquire; FIFO among waiters, no barging past queued waiters. */
 CIO_EXTERN int cio_lock_acquire(cio_lock *l);
@@ -56,6 +60,7 @@ CIO_EXTERN int cio_lock_try_acquire(cio_lock *l);
  * task may release it.  CIO_ENOTLOCKED if it is not locked (asyncio's
  * RuntimeError). */
 CIO_EXTERN int cio_lock_release(cio_lock *l);
+/* True while the lock is held (Lock.locked()). */
 CIO_EXTERN bool cio_lock_locked(const cio_lock *l);
 
 /* ---- Condition (asyncio.Condition) ------------------------------------ */
@@ -99,6 +104,7 @@ typedef struct cio_sem {
 #define CIO_SEM_INIT(n) {{0, 0}, (n), 0}
 #define CIO_BOUNDED_SEM_INIT(n) {{0, 0}, (n), (size_t)(n) + 1}
 
+/* A Semaphore with value permits (CIO_SEM_INIT(n) also does). */
 CIO_EXTERN void cio_sem_init(cio_sem *s, size_t value);
 /* A BoundedSemaphore: releasing above the initial value is CIO_ESEMBOUND. */
 CIO_EXTERN void cio_bounded_sem_init(cio_sem *s, size_t value);
@@ -113,6 +119,7 @@ CIO_EXTERN int cio_sem_try_acquire(cio_sem *s);
 CIO_EXTERN int cio_sem_release(cio_sem *s);
 /* True if acquire would block (asyncio Semaphore.locked). */
 CIO_EXTERN bool cio_sem_locked(const cio_sem *s);
+/* Permits available now. */
 CIO_EXTERN size_t cio_sem_value(const cio_sem *s);
 
 /* ---- Queue (asyncio.Queue, LifoQueue, PriorityQueue) ------------------ */
@@ -165,9 +172,13 @@ CIO_EXTERN int cio_queue_join(cio_queue *q);
  * also discards the queued items (counting them as done, so join
  * returns) and makes gets fail at once. */
 CIO_EXTERN void cio_queue_shutdown(cio_queue *q, bool immediate);
+/* Items queued now (Queue.qsize()). */
 CIO_EXTERN size_t cio_queue_size(const cio_queue *q);
+/* The bound given at init; 0 = unbounded (Queue.maxsize). */
 CIO_EXTERN size_t cio_queue_maxsize(const cio_queue *q);
+/* No items queued (Queue.empty()). */
 CIO_EXTERN bool cio_queue_empty(const cio_queue *q);
+/* maxsize items queued (Queue.full(); never for unbounded queues). */
 CIO_EXTERN bool cio_queue_full(const cio_queue *q);
 
 #ifdef __cplusplus
