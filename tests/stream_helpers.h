@@ -41,7 +41,7 @@
         int fds_ = t_count_fds();                                                                  \
         intptr_t rc_ = cio_run(suite##_##name##_main, NULL);                                       \
         cr_assert_eq(rc_, 0, "main task returned %ld", (long)rc_);                                 \
-        cr_assert_eq(t_count_fds(), fds_, "fd leak: %d open, %d before", t_count_fds(), fds_);    \
+        cr_assert_eq(t_count_fds(), fds_, "fd leak: %d open, %d before", t_count_fds(), fds_);     \
     }                                                                                              \
     static intptr_t suite##_##name##_main(void *arg_ __attribute__((unused)))
 
@@ -324,20 +324,20 @@ enum { OP_BUF = 8192 };
 typedef struct op {
     cio_stream *s;
     enum op_kind kind;
-    size_t n;                /* read / readexactly count; 0 = OP_BUF for the others */
-    const void *sep;         /* readuntil */
+    size_t n;        /* read / readexactly count; 0 = OP_BUF for the others */
+    const void *sep; /* readuntil */
     size_t seplen;
     const struct iovec *seps; /* readuntil_any */
     size_t nseps;
-    double timeout;          /* > 0: run inside a timeout scope */
+    double timeout; /* > 0: run inside a timeout scope */
     bool expired;
     int started;
     ssize_t rc;
     size_t partial;
-    size_t write_size;       /* drain: cio_write_buffer_size when drain returned */
+    size_t write_size; /* drain: cio_write_buffer_size when drain returned */
     double elapsed;
     char buf[OP_BUF];
-    char *all;               /* read_all */
+    char *all; /* read_all */
     size_t all_len;
 } op;
 
@@ -416,7 +416,7 @@ static inline void op_join(cio_task *t)
 #define OP_EXPECT(o, want)                                                                         \
     do {                                                                                           \
         size_t wl_ = strlen(want);                                                                 \
-        cr_assert_eq((o)->rc, (ssize_t)wl_, "rc %zd (%s), want %zu \"%s\"", (o)->rc,              \
+        cr_assert_eq((o)->rc, (ssize_t)wl_, "rc %zd (%s), want %zu \"%s\"", (o)->rc,               \
                      (o)->rc < 0 ? cio_err_name((int)(o)->rc) : "bytes", wl_, want);               \
         cr_assert(memcmp((o)->buf, want, wl_) == 0, "got \"%.*s\", want \"%s\"", (int)wl_,         \
                   (o)->buf, want);                                                                 \
@@ -427,7 +427,7 @@ static inline void op_join(cio_task *t)
     do {                                                                                           \
         ssize_t r_ = (rc);                                                                         \
         size_t wl_ = strlen(want);                                                                 \
-        cr_assert_eq(r_, (ssize_t)wl_, "rc %zd (%s), want %zu \"%s\"", r_,                        \
+        cr_assert_eq(r_, (ssize_t)wl_, "rc %zd (%s), want %zu \"%s\"", r_,                         \
                      r_ < 0 ? cio_err_name((int)r_) : "bytes", wl_, want);                         \
         cr_assert(memcmp((buf), want, wl_) == 0, "got \"%.*s\", want \"%s\"", (int)wl_,            \
                   (const char *)(buf), want);                                                      \
@@ -436,7 +436,7 @@ static inline void op_join(cio_task *t)
 #define EXPECT_ERR(rc, want)                                                                       \
     do {                                                                                           \
         ssize_t r_ = (rc);                                                                         \
-        cr_assert_eq(r_, (ssize_t)(want), "rc %zd (%s), want %s", r_,                             \
+        cr_assert_eq(r_, (ssize_t)(want), "rc %zd (%s), want %s", r_,                              \
                      r_ < 0 ? cio_err_name((int)r_) : "bytes", cio_err_name((int)(want)));         \
     } while (0)
 

@@ -126,10 +126,10 @@ typedef struct model {
     const char *in;
     const size_t *ends; /* cumulative end offset of each chunk */
     size_t nchunks;
-    size_t delivered;   /* chunks the reader has received */
-    size_t pos;         /* bytes consumed */
+    size_t delivered; /* chunks the reader has received */
+    size_t pos;       /* bytes consumed */
     bool eof;
-    bool discard;       /* readline resync pending */
+    bool discard; /* readline resync pending */
     size_t limit;
     size_t consumed;
 } model;
@@ -301,7 +301,8 @@ static size_t m_consumed(void *ctx)
     return ((model *)ctx)->consumed;
 }
 
-static const reader_ops model_ops = {m_readline, m_readuntil, m_readexactly, m_read_all, m_consumed};
+static const reader_ops model_ops = {m_readline, m_readuntil, m_readexactly, m_read_all,
+                                     m_consumed};
 
 /* ---- the real stream -------------------------------------------------------------------- */
 
@@ -406,8 +407,8 @@ static void check_case(const program *p, const char *in, const size_t *ends, siz
     int peer;
     cio_stream_opts o = opts_limit((ssize_t)limit);
     cio_stream *s = raw_pair(&peer, &o);
-    struct feeder f = {.fd = peer, .reader_fd = cio_stream_fd(s), .in = in, .ends = ends,
-                       .nchunks = nchunks};
+    struct feeder f = {
+        .fd = peer, .reader_fd = cio_stream_fd(s), .in = in, .ends = ends, .nchunks = nchunks};
     cio_task *t = t_spawn(feeder_task, &f);
     run_program(p, &stream_ops, s, &got);
     t_join(t);
@@ -501,26 +502,24 @@ static intptr_t case_main(void *arg)
     }
 
 CHUNK_TEST(readline_lines, LINES_INPUT, {{C_READLINE}}, 1, false)
-CHUNK_TEST(readline_long_lines_resync, "0123456789\nab\n\nabcdefgh\nxy",
-           {{C_READLINE}}, 1, false)
+CHUNK_TEST(readline_long_lines_resync, "0123456789\nab\n\nabcdefgh\nxy", {{C_READLINE}}, 1, false)
 CHUNK_TEST(readline_crlf_lines, "ab\r\ncd\r\n\r\nefg\r\nh", {{C_READLINE}}, 1, false)
 CHUNK_TEST(readuntil_newline, LINES_INPUT, {{C_READUNTIL, nl_sep, 1}}, 1, false)
 CHUNK_TEST(readuntil_crlf, "ab\r\ncd\r\n\r\nefg\r\nh", {{C_READUNTIL, crlf_sep, 1}}, 1, false)
-CHUNK_TEST(readuntil_any_cr_or_lf, "line 1\nline 2\r\n\rx", {{C_READUNTIL, cr_or_lf, 2}}, 1,
+CHUNK_TEST(readuntil_any_cr_or_lf, "line 1\nline 2\r\n\rx", {{C_READUNTIL, cr_or_lf, 2}}, 1, false)
+CHUNK_TEST(readuntil_any_crlf_or_lf, "ab\r\ncd\n\r\n\nefg\r\nh", {{C_READUNTIL, crlf_or_lf, 2}}, 1,
            false)
-CHUNK_TEST(readuntil_any_crlf_or_lf, "ab\r\ncd\n\r\n\nefg\r\nh", {{C_READUNTIL, crlf_or_lf, 2}},
+CHUNK_TEST(readuntil_any_tie_goes_to_the_shorter, "xaby-ab-bb-aab-xyz", {{C_READUNTIL, ab_or_b, 2}},
            1, false)
-CHUNK_TEST(readuntil_any_tie_goes_to_the_shorter, "xaby-ab-bb-aab-xyz",
-           {{C_READUNTIL, ab_or_b, 2}}, 1, false)
-CHUNK_TEST(readuntil_any_order_does_not_matter, "xaby-ab-bb-aab-xyz",
-           {{C_READUNTIL, b_or_ab, 2}}, 1, false)
+CHUNK_TEST(readuntil_any_order_does_not_matter, "xaby-ab-bb-aab-xyz", {{C_READUNTIL, b_or_ab, 2}},
+           1, false)
 CHUNK_TEST(readuntil_any_long_and_short, "abc--end--def-e--en", {{C_READUNTIL, long_or_short, 2}},
            1, false)
 CHUNK_TEST(readexactly_3, LINES_INPUT, {{C_READEXACTLY, .n = 3}}, 1, false)
 CHUNK_TEST(readexactly_5, LINES_INPUT, {{C_READEXACTLY, .n = 5}}, 1, false)
-CHUNK_TEST(mixed_readline_readexactly_readuntil, LINES_INPUT,
-           {{C_READLINE}, {C_READEXACTLY, .n = 3}, {C_READUNTIL, o_sep, 1},
-            {C_READUNTIL, ne_or_2nl, 2}},
-           4, true)
+CHUNK_TEST(
+    mixed_readline_readexactly_readuntil, LINES_INPUT,
+    {{C_READLINE}, {C_READEXACTLY, .n = 3}, {C_READUNTIL, o_sep, 1}, {C_READUNTIL, ne_or_2nl, 2}},
+    4, true)
 CHUNK_TEST(mixed_after_an_overlong_line, "0123456789\nab\n\nabcdefgh\nxy",
            {{C_READLINE}, {C_READEXACTLY, .n = 2}, {C_READUNTIL, nl_sep, 1}}, 3, true)

@@ -93,7 +93,8 @@ STREAM_TEST(short_io, short_reads_deliver_everything_in_order)
     fd_write_str(peer, "hello\nworld|rest");
     fd_write_all(peer, data, N);
     shutdown(peer, SHUT_WR);
-    poll_io(peer); /* the loop's own start-up reads are done */
+    /* Let the loop's own start-up reads happen before faults are armed. */
+    poll_io(peer);
     cio__fault_arm(CIO_FAULT_READ, 1, 0, true); /* every recv moves at most 1 byte */
     EXPECT_BYTES(cio_readline(s, buf, sizeof(buf)), buf, "hello\n");
     EXPECT_BYTES(cio_readuntil(s, "|", 1, buf, sizeof(buf)), buf, "world|");
@@ -167,7 +168,8 @@ STREAM_TEST(eagain, on_the_first_read_attempt_the_reader_waits_and_recovers)
     char *data = pattern_new(N, 5);
     op o = {.s = s, .kind = OP_READEXACTLY, .n = N, .timeout = 5};
     cio_task *t = op_spawn_blocked(&o);
-    poll_io(peer); /* the loop's own start-up reads are done */
+    /* Let the loop's own start-up reads happen before faults are armed. */
+    poll_io(peer);
     cio__fault_arm(CIO_FAULT_READ, 1, EAGAIN, false);
     fd_write_all(peer, data, N / 2);
     YIELD_UNTIL(cio__fault_calls(CIO_FAULT_READ) >= 1 && s->reader == t);
@@ -189,7 +191,8 @@ STREAM_TEST(eagain, read_storm_waits_and_recovers)
     cio_stream *s = raw_pair(&peer, NULL);
     enum { PIECE = 2000, N = 3 * PIECE };
     char *data = pattern_new(N, 6);
-    poll_io(peer); /* the loop's own start-up reads are done */
+    /* Let the loop's own start-up reads happen before faults are armed. */
+    poll_io(peer);
     cio__fault_arm(CIO_FAULT_READ, 1, EAGAIN, true);
     op o = {.s = s, .kind = OP_READEXACTLY, .n = N, .timeout = 5};
     cio_task *t = op_spawn_blocked(&o);
@@ -227,7 +230,8 @@ STREAM_TEST(eintr, interrupted_send_and_recv_are_retried)
     cr_assert_eq(cio_write_buffer_size(s), 0);
     cr_assert_eq(read(peer, buf, sizeof(buf)), 4);
     cr_assert(memcmp(buf, "once", 4) == 0);
-    poll_io(peer); /* the loop's own start-up reads are done */
+    /* Let the loop's own start-up reads happen before faults are armed. */
+    poll_io(peer);
     cio__fault_arm(CIO_FAULT_READ, 1, EINTR, false);
     fd_write_str(peer, "back");
     EXPECT_BYTES(cio_read(s, buf, sizeof(buf)), buf, "back");
@@ -307,7 +311,8 @@ STREAM_TEST(reset_fault, on_a_read_buffered_bytes_then_the_error)
     char buf[16];
     fd_write_str(peer, "abc");
     EXPECT_BYTES(cio_read(s, buf, 1), buf, "a");
-    poll_io(peer); /* the loop's own start-up reads are done */
+    /* Let the loop's own start-up reads happen before faults are armed. */
+    poll_io(peer);
     cio__fault_arm(CIO_FAULT_READ, 1, ECONNRESET, false);
     /* More data arrives; the recv it prompts fails. */
     fd_write_str(peer, "d");

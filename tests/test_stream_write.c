@@ -753,7 +753,7 @@ STREAM_TEST(close, wait_closed_returns_to_every_waiter_and_at_once_afterwards)
     return 0;
 }
 
-/* ---- a lost connection ------------------------------------------------------------------------ */
+/* ---- a lost connection ----------------------------------------------------------------- */
 
 /* Queue more than the high water mark on a TCP stream whose peer does
  * not read. */
