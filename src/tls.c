@@ -506,8 +506,10 @@ static int upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *name, double hs_
 int cio_start_tls(cio_stream *s, cio_tls_ctx *ctx, const cio_start_tls_opts *opts)
 {
     static const cio_start_tls_opts defaults = CIO_START_TLS_OPTS_INIT;
-    if (!s || !ctx || !cio__current())
+    if (!s || !ctx)
         return -EINVAL;
+    if (!cio__current())
+        return -EPERM; /* it blocks: tasks only */
     if (!opts)
         opts = &defaults;
     if (s->reader)

@@ -237,15 +237,17 @@ static int servername_cb(SSL *ssl, int *alert, void *arg)
         *alert = SSL_AD_UNRECOGNIZED_NAME;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
-    if (!use || use == c)
+    /* Called again after a HelloRetryRequest: the same choice is kept. */
+    if (!use || use == c || (t && use == t->sni_ctx))
         return SSL_TLSEXT_ERR_OK;
-    if (!use->server || !t || t->sni_ctx || !SSL_set_SSL_CTX(ssl, use->ssl_ctx)) {
+    if (!use->server || !t || !SSL_set_SSL_CTX(ssl, use->ssl_ctx)) {
         *alert = SSL_AD_INTERNAL_ERROR;
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
     /* The connection keeps the chosen context (its certificate and ALPN
      * list) alive for as long as it lives. */
     cio_tls_ctx_retain(use);
+    cio_tls_ctx_free(t->sni_ctx);
     t->sni_ctx = use;
     return SSL_TLSEXT_ERR_OK;
 }

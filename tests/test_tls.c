@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "cio.h"
 #include "stream.h"
@@ -555,15 +556,20 @@ TLS_TEST(tls, sni_selects_the_certificate)
     so.sni_arg = &seen;
     cio_tls_ctx *sc, *cc = tc_client("ca.pem", NULL, NULL);
     ASSERT_RC(cio_tls_server_ctx(&sc, &so), 0);
-    const char *names[] = {"alt.test", "localhost", "refused.test"};
-    const char *subjects[] = {"CN=alt.test,O=cio test", "CN=localhost,O=cio test", NULL};
-    for (int i = 0; i < 3; i++) {
+    /* The last round forces a HelloRetryRequest (the client's first key
+     * share is X25519), which runs the hook a second time. */
+    const char *names[] = {"alt.test", "localhost", "refused.test", "alt.test"};
+    const char *subjects[] = {"CN=alt.test,O=cio test", "CN=localhost,O=cio test", NULL,
+                              "CN=alt.test,O=cio test"};
+    for (int i = 0; i < 4; i++) {
+        if (i == 3)
+            cr_assert(SSL_CTX_set1_groups_list(cio_tls_ctx_native(sc), "P-256"));
         cio_stream *c, *s;
         int crc, src;
         tc_stream_pair(&c, &s);
         tc_handshake(c, cc, names[i], s, sc, &crc, &src);
         cr_assert_str_eq(seen.name, names[i]);
-        cr_assert_eq(seen.calls, i + 1);
+        cr_assert_geq(seen.calls, i + 1);
         if (subjects[i]) {
             char buf[64];
             ASSERT_RC(crc, 0);
@@ -582,6 +588,7 @@ TLS_TEST(tls, sni_selects_the_certificate)
         cio_stream_release(c);
         cio_stream_release(s);
     }
+    cr_assert_eq(seen.calls, 5, "%d hook calls: the retry should add one", seen.calls);
     cio_tls_ctx_free(seen.alt); /* the connections kept it while they lived */
     cio_tls_ctx_free(sc);
     cio_tls_ctx_free(cc);

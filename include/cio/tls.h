@@ -147,7 +147,7 @@ typedef struct cio_start_tls_opts {
  * done, bad timeouts), -EBUSY (another task is reading), the TLS errors
  * above, CIO_ETLSHANDSHAKE_TIMEOUT, -ECONNRESET (the peer closed during
  * the handshake), -ECONNABORTED (the stream was closed meanwhile),
- * -ENOMEM, -ECANCELED/-ETIMEDOUT of the caller.  -EINVAL and -EBUSY leave
+ * -ENOMEM, -ECANCELED/-ETIMEDOUT of the caller, -EPERM outside a task.  -EINVAL and -EBUSY leave
  * the stream as it was; after any other failure it is closed (the error
  * is its cio_wait_closed result), since the peer may be waiting halfway
  * through a handshake.  The caller still releases it.  Other tasks must
