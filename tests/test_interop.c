@@ -177,7 +177,7 @@ static char *socat_listening(child *ch)
     }
 }
 
-/* socat as a one-connection echo server on listen_addr (port 0: it
+/* socat as a one-connection echo server for kind (TCP on port 0: it
  * reports the port it got), and a cio client exercising it. */
 static void socat_echo_server_case(enum e2e_kind kind)
 {
