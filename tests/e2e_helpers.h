@@ -42,7 +42,7 @@
         int fds_ = t_count_fds();                                                                  \
         intptr_t rc_ = cio_run(suite##_##name##_main, NULL);                                       \
         cr_assert_eq(rc_, 0, "main task returned %ld", (long)rc_);                                 \
-        cr_assert_eq(t_count_fds(), fds_, "fd leak: %d open, %d before", t_count_fds(), fds_);    \
+        cr_assert_eq(t_count_fds(), fds_, "fd leak: %d open, %d before", t_count_fds(), fds_);     \
     }                                                                                              \
     static intptr_t suite##_##name##_body(void)
 
@@ -51,7 +51,7 @@
 #define ASSERT_OK(expr)                                                                            \
     do {                                                                                           \
         long rc_ = (long)(expr);                                                                   \
-        cr_assert_eq(rc_, 0, "%s = %ld (%s)", #expr, rc_, cio_err_name((int)rc_));                \
+        cr_assert_eq(rc_, 0, "%s = %ld (%s)", #expr, rc_, cio_err_name((int)rc_));                 \
     } while (0)
 
 static inline bool have_ipv6_loopback(void)
@@ -90,7 +90,7 @@ static inline void stream_reset(cio_stream *s)
     cio_abort(s);
 }
 
-/* ---- servers and clients over each kind of socket ------------------------------------ */
+/* ---- servers and clients over each kind of socket -------------------------------------------- */
 
 enum e2e_kind { E2E_TCP4, E2E_TCP6, E2E_UNIX };
 
@@ -172,13 +172,13 @@ static inline void e2e_pair(enum e2e_kind kind, cio_stream **client, cio_stream 
     *accepted = h.s;
 }
 
-/* ---- an echo server ----------------------------------------------------------------- */
+/* ---- an echo server -------------------------------------------------------------------------- */
 
 struct e2e_echo {
     int conns, ended;
-    ssize_t last;       /* the last read's result: 0 when the client's EOF ended it */
-    size_t bytes;       /* bytes echoed */
-    cio_event changed;  /* set whenever conns or ended changes */
+    ssize_t last;      /* the last read's result: 0 when the client's EOF ended it */
+    size_t bytes;      /* bytes echoed */
+    cio_event changed; /* set whenever conns or ended changes */
 };
 
 /* Echo every byte back until EOF or an error, then return: the server
@@ -209,7 +209,7 @@ static inline void e2e_echo_wait_ended(struct e2e_echo *st, int n)
     }
 }
 
-/* ---- bulk data: a generator and a hash ------------------------------------------------ */
+/* ---- bulk data: a generator and a hash ------------------------------------------------------- */
 
 /* xorshift64: a long stream of bytes with no short period, so a lost,
  * repeated or reordered chunk changes the hash. */
@@ -241,7 +241,10 @@ typedef struct e2e_hash {
     size_t n;
 } e2e_hash;
 
-#define E2E_HASH_INIT {0xcbf29ce484222325u, 0}
+static inline e2e_hash e2e_hash_new(void)
+{
+    return (e2e_hash){0xcbf29ce484222325u, 0};
+}
 
 static inline void e2e_hash_update(e2e_hash *hs, const void *data, size_t n)
 {
@@ -271,7 +274,7 @@ static inline intptr_t e2e_sink_task(void *arg)
     struct e2e_sink *k = arg;
     char *buf = malloc(k->chunk);
     cr_assert_not_null(buf);
-    k->hash = (e2e_hash)E2E_HASH_INIT;
+    k->hash = e2e_hash_new();
     for (;;) {
         k->rc = cio_read(k->s, buf, k->chunk);
         if (k->rc <= 0)
@@ -309,7 +312,7 @@ static inline intptr_t e2e_source_task(void *arg)
     char *chunk = malloc(E2E_CHUNK);
     cr_assert_not_null(chunk);
     e2e_gen gen = e2e_gen_new(src->seed);
-    src->hash = (e2e_hash)E2E_HASH_INIT;
+    src->hash = e2e_hash_new();
     for (size_t off = 0; off < src->bytes; off += E2E_CHUNK) {
         size_t n = src->bytes - off < E2E_CHUNK ? src->bytes - off : E2E_CHUNK;
         e2e_gen_fill(&gen, chunk, E2E_CHUNK);
@@ -337,8 +340,7 @@ static inline intptr_t e2e_source_task(void *arg)
 static inline void e2e_expect_same(const struct e2e_source *src, const struct e2e_sink *sink)
 {
     EXPECT_ERR(sink->rc, 0);
-    cr_assert_eq(sink->hash.n, src->bytes, "received %zu of %zu bytes", sink->hash.n,
-                 src->bytes);
+    cr_assert_eq(sink->hash.n, src->bytes, "received %zu of %zu bytes", sink->hash.n, src->bytes);
     cr_assert_eq(sink->hash.h, src->hash.h, "the received bytes differ from those sent");
 }
 

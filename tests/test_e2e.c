@@ -14,7 +14,7 @@
 
 TestSuite(e2e, .timeout = 90);
 
-/* ---- echo ----------------------------------------------------------------------------- */
+/* ---- echo ------------------------------------------------------------------------------------ */
 
 enum { ECHO_BULK = 4 << 20 };
 
@@ -83,7 +83,7 @@ E2E_TEST(e2e, echo_socketpair_adopted_by_stream_from_fd)
     return 0;
 }
 
-/* ---- bulk transfer with flow control ----------------------------------------------------- */
+/* ---- bulk transfer with flow control --------------------------------------------------------- */
 
 /* 256 MiB; 32 MiB under the sanitizers, which make every byte slower. */
 #if TEST_ASAN || defined(CIO_SANITIZE)
@@ -132,10 +132,10 @@ E2E_TEST(e2e, bulk_unix_into_a_slow_reader_hashed_with_flow_control)
     return 0;
 }
 
-/* ---- half-close ------------------------------------------------------------------------- */
+/* ---- half-close ------------------------------------------------------------------------------ */
 
 struct half {
-    char *got;          /* what the handler read up to EOF */
+    char *got; /* what the handler read up to EOF */
     size_t got_len;
     ssize_t read_rc;
     bool closing_at_eof; /* cio_is_closing when the handler saw EOF */
@@ -219,7 +219,7 @@ E2E_TEST(e2e, write_eof_server_first_then_the_client_answers)
     return 0;
 }
 
-/* ---- resets --------------------------------------------------------------------------- */
+/* ---- resets ---------------------------------------------------------------------------------- */
 
 E2E_TEST(e2e, reset_while_the_client_waits_in_readexactly)
 {
@@ -268,7 +268,7 @@ E2E_TEST(e2e, reset_while_the_client_waits_in_drain)
     cio_stream *c, *a;
     e2e_pair(E2E_TCP4, &c, &a);
     e2e_gen gen = e2e_gen_new(7);
-    e2e_hash sent = E2E_HASH_INIT;
+    e2e_hash sent = e2e_hash_new();
     back_up(c, &gen, &sent);
     op d = {.s = c, .kind = OP_DRAIN};
     cio_task *t = op_spawn_blocked(&d);
@@ -283,7 +283,7 @@ E2E_TEST(e2e, reset_while_the_client_waits_in_drain)
     return 0;
 }
 
-/* ---- interrupted reads and drains over TCP ------------------------------------------------ */
+/* ---- interrupted reads and drains over TCP --------------------------------------------------- */
 
 /* A stream call in its own task inside a timeout scope that the test
  * expires when it chooses (cio_timeout_reschedule from another task), so
@@ -360,8 +360,8 @@ static void interrupt_step(cio_stream *c, cio_stream *a, const struct step *sp, 
     op_task(&o);
     if (sp->kind == OP_READ_ALL) {
         cr_assert_eq(o.rc, (ssize_t)strlen(sp->want), "read_all: %zd", o.rc);
-        cr_assert(memcmp(o.all, sp->want, o.all_len) == 0, "read_all: \"%.*s\"",
-                  (int)o.all_len, o.all);
+        cr_assert(memcmp(o.all, sp->want, o.all_len) == 0, "read_all: \"%.*s\"", (int)o.all_len,
+                  o.all);
         free(o.all);
     } else {
         OP_EXPECT(&o, sp->want);
@@ -396,7 +396,7 @@ E2E_TEST(e2e, interrupted_drains_over_tcp_lose_no_byte)
     cio_stream *c, *a;
     e2e_pair(E2E_TCP4, &c, &a);
     e2e_gen gen = e2e_gen_new(9);
-    e2e_hash sent = E2E_HASH_INIT;
+    e2e_hash sent = e2e_hash_new();
     size_t total = back_up(c, &gen, &sent);
     for (int by_timeout = 0; by_timeout < 2; by_timeout++) {
         struct scoped_op so = {.o = {.s = c, .kind = OP_DRAIN}};

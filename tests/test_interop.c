@@ -20,15 +20,15 @@ TestSuite(interop, .timeout = 60);
 /* Bytes pushed through each program. */
 enum { PROGRAM_BULK = 2 << 20 };
 
-/* ---- children ------------------------------------------------------------------------- */
+/* ---- children -------------------------------------------------------------------------------- */
 
 /* A child with its stdin, stdout and stderr on pipes. */
 typedef struct child {
     const char *name;
     pid_t pid;
-    int pidfd;                   /* readable once the child has exited */
-    int status;                  /* its wait status, once reaped (pid 0) */
-    cio_stream *in, *out, *err;  /* our ends; NULL once finished */
+    int pidfd;                  /* readable once the child has exited */
+    int status;                 /* its wait status, once reaped (pid 0) */
+    cio_stream *in, *out, *err; /* our ends; NULL once finished */
 } child;
 
 /* What teardown must clean up if the test ends early. */
@@ -159,7 +159,7 @@ static void child_done(child *ch)
     free(errtext);
 }
 
-/* ---- cio clients, programs as echo servers ---------------------------------------------------- */
+/* ---- cio clients, programs as echo servers --------------------------------------------------- */
 
 /* Read socat's -d -d log until it says where it listens; returns the text
  * after "listening on ", malloc'd. */
@@ -190,8 +190,8 @@ static void socat_echo_server_case(enum e2e_kind kind)
     } else {
         snprintf(listen_addr, sizeof(listen_addr), "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr");
     }
-    const char *argv[] = {"socat", "-d", "-d", "-T", "10", "-t", "10", listen_addr, "EXEC:cat",
-                          NULL};
+    const char *argv[] = {"socat", "-d", "-d",        "-T",       "10",
+                          "-t",    "10", listen_addr, "EXEC:cat", NULL};
     child ch;
     spawn(&ch, argv);
     char *where = socat_listening(&ch);
@@ -213,14 +213,14 @@ E2E_TEST_IF(interop, cio_client_to_socat_tcp_echo_server, have_program("socat"),
     return 0;
 }
 
-E2E_TEST_IF(interop, cio_client_to_socat_unix_echo_server, have_program("socat"),
-            MISSING("socat"), .fini = teardown)
+E2E_TEST_IF(interop, cio_client_to_socat_unix_echo_server, have_program("socat"), MISSING("socat"),
+            .fini = teardown)
 {
     socat_echo_server_case(E2E_UNIX);
     return 0;
 }
 
-/* ---- cio servers, programs as clients ---------------------------------------------------------- */
+/* ---- cio servers, programs as clients -------------------------------------------------------- */
 
 /* A cio echo server of kind; the client program (argv, with "%s" in one
  * argument standing for the port or the socket path) gets PROGRAM_BULK
@@ -272,8 +272,8 @@ static void program_client_case(enum e2e_kind kind, const char *const argv_fmt[]
 E2E_TEST_IF(interop, nc_client_to_a_cio_tcp_server, have_program("nc.openbsd"),
             MISSING("nc.openbsd (netcat-openbsd)"), .fini = teardown)
 {
-    program_client_case(E2E_TCP4, (const char *const[]){"nc.openbsd", "-N", "127.0.0.1", "%s",
-                                                        NULL});
+    program_client_case(E2E_TCP4,
+                        (const char *const[]){"nc.openbsd", "-N", "127.0.0.1", "%s", NULL});
     return 0;
 }
 
@@ -295,7 +295,7 @@ E2E_TEST_IF(interop, socat_client_to_a_cio_unix_server, have_program("socat"), M
     return 0;
 }
 
-/* ---- pipes to a program that is gone ------------------------------------------------------ */
+/* ---- pipes to a program that is gone --------------------------------------------------------- */
 
 /* socat fails to connect and exits without reading its stdin: writing to
  * that pipe is -EPIPE, never a SIGPIPE (E2E_TEST leaves SIGPIPE at its
