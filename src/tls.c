@@ -300,8 +300,12 @@ static int tls_close(cio_stream *s)
         s->io.want_read = true; /* readiness calls us again */
     }
     int rc = push_out(s, t);
-    if (rc)
-        return rc;
+    if (rc) {
+        /* A peer that has finished its side may be gone already: our
+         * close_notify not reaching it does not make the close unclean. */
+        bool peer_done = t->tcp_eof || (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN);
+        return peer_done ? 0 : rc;
+    }
     if (s->wqueued)
         return -EAGAIN; /* the writer calls again once close_notify is out */
     return await_close_notify(s, t);

@@ -93,7 +93,8 @@ typedef struct cio_tls_server_opts {
     cio_tls_sni_fn sni;        /* optional */
     void *sni_arg;
 } cio_tls_server_opts;
-#define CIO_TLS_SERVER_OPTS_INIT {NULL, NULL, NULL, NULL, CIO_TLS_VERIFY_NONE, NULL, 0, 0, NULL, NULL}
+#define CIO_TLS_SERVER_OPTS_INIT \
+    {NULL, NULL, NULL, NULL, CIO_TLS_VERIFY_NONE, NULL, 0, 0, NULL, NULL}
 
 /* Make a client context (asyncio ssl.create_default_context()); opts may
  * be NULL.  Returns 0 with *out set, -ENOENT/-EACCES for unreadable files,
@@ -107,13 +108,14 @@ CIO_EXTERN int cio_tls_client_ctx(cio_tls_ctx **out, const cio_tls_client_opts *
  * -EINVAL without certfile, or for verify_client without client CAs. */
 CIO_EXTERN int cio_tls_server_ctx(cio_tls_ctx **out, const cio_tls_server_opts *opts);
 
-/* Add a reference.  cio_tls_ctx_free drops one; the context goes when
- * the last is gone.  Every TLS stream holds a reference of its own, so
- * the caller may free a context as soon as no new connection, server or
- * start_tls will be given it — but a server uses its context for each
- * connection it accepts: keep it until the server is freed. */
+/* cio_tls_ctx_retain adds a reference, cio_tls_ctx_free drops one (NULL
+ * is ignored); the context goes with the last.  Every TLS stream and
+ * every server holds a reference of its own, so the caller may free its
+ * reference as soon as it has passed the context on. */
 CIO_EXTERN void cio_tls_ctx_retain(cio_tls_ctx *ctx);
 CIO_EXTERN void cio_tls_ctx_free(cio_tls_ctx *ctx);
+/* cio_tls_ctx_is_server: made by cio_tls_server_ctx (true) or
+ * cio_tls_client_ctx (false). */
 CIO_EXTERN bool cio_tls_ctx_is_server(const cio_tls_ctx *ctx);
 /* The OpenSSL SSL_CTX *, for settings not covered above (ciphers, key
  * logging, session cache...).  Change it before first use only. */
@@ -147,10 +149,10 @@ typedef struct cio_start_tls_opts {
  * done, bad timeouts), -EBUSY (another task is reading), the TLS errors
  * above, CIO_ETLSHANDSHAKE_TIMEOUT, -ECONNRESET (the peer closed during
  * the handshake), -ECONNABORTED (the stream was closed meanwhile),
- * -ENOMEM, -ECANCELED/-ETIMEDOUT of the caller, -EPERM outside a task.  -EINVAL and -EBUSY leave
- * the stream as it was; after any other failure it is closed (the error
- * is its cio_wait_closed result), since the peer may be waiting halfway
- * through a handshake.  The caller still releases it.  Other tasks must
+ * -ENOMEM, -ECANCELED/-ETIMEDOUT of the caller, -EPERM outside a task.
+ * -EINVAL and -EBUSY leave the stream as it was; after any other failure
+ * it is closed (the error is its cio_wait_closed result), since the peer
+ * may be waiting halfway through a handshake.  The caller still releases it.  Other tasks must
  * leave the stream alone meanwhile: their writes fail with -EBUSY, and a
  * read parked on it makes the handshake fail with -EBUSY. */
 CIO_EXTERN int cio_start_tls(cio_stream *s, cio_tls_ctx *ctx, const cio_start_tls_opts *opts);
@@ -162,15 +164,20 @@ CIO_EXTERN int cio_start_tls(cio_stream *s, cio_tls_ctx *ctx, const cio_start_tl
  * return -ENOTSUP.  Strings stay valid while the stream is alive.
  * ====================================================================== */
 
+/* cio_stream_is_tls: true once the stream is TLS (from the start of its
+ * handshake). */
 CIO_EXTERN bool cio_stream_is_tls(const cio_stream *s);
 /* The OpenSSL SSL * ('ssl_object'), or NULL. */
 CIO_EXTERN void *cio_stream_ssl(const cio_stream *s);
-/* Negotiated cipher ("TLS_AES_256_GCM_SHA384"), protocol ("TLSv1.3"),
- * ALPN protocol (NULL when none was agreed) and the SNI name (the one
- * asked for, on either side; NULL if none). */
+/* cio_stream_tls_cipher: the negotiated cipher suite
+ * ("TLS_AES_256_GCM_SHA384"); NULL before the handshake is done. */
 CIO_EXTERN const char *cio_stream_tls_cipher(const cio_stream *s);
+/* cio_stream_tls_version: the protocol version ("TLSv1.3"). */
 CIO_EXTERN const char *cio_stream_tls_version(const cio_stream *s);
+/* cio_stream_tls_alpn: the ALPN protocol agreed, NULL if none. */
 CIO_EXTERN const char *cio_stream_tls_alpn(const cio_stream *s);
+/* cio_stream_tls_server_name: the SNI name asked for (on either side),
+ * NULL if none (e.g. when connecting to an IP address). */
 CIO_EXTERN const char *cio_stream_tls_server_name(const cio_stream *s);
 
 /* The peer certificate in DER ('peercert', binary_form=True): *der points
@@ -178,10 +185,11 @@ CIO_EXTERN const char *cio_stream_tls_server_name(const cio_stream *s);
  * (a client without a certificate). */
 CIO_EXTERN int cio_stream_peer_cert_der(const cio_stream *s, const unsigned char **der,
                                         size_t *len);
-/* Subject / issuer of the peer certificate as an RFC 2253 string
- * ("CN=localhost,O=cio test"), NUL-terminated in buf; returns its length
- * (without the NUL), -ENOENT without a certificate, CIO_EBUFSIZE if it
- * does not fit in cap (buf NULL and cap 0 just return the length). */
+/* cio_stream_peer_subject / cio_stream_peer_issuer: the subject or issuer
+ * of the peer certificate as an RFC 2253 string ("CN=localhost,O=cio
+ * test"), NUL-terminated in buf; returns its length (without the NUL),
+ * -ENOENT without a certificate, CIO_EBUFSIZE if it does not fit in cap
+ * (buf NULL and cap 0 just return the length). */
 CIO_EXTERN ssize_t cio_stream_peer_subject(const cio_stream *s, char *buf, size_t cap);
 CIO_EXTERN ssize_t cio_stream_peer_issuer(const cio_stream *s, char *buf, size_t cap);
 /* The i-th subjectAltName of the peer certificate as "DNS:localhost",
