@@ -36,6 +36,12 @@ struct cio_task {
     char name[32];
 };
 
+struct cio__timer_slot {
+    int64_t deadline;
+    uint64_t seq;
+    cio__timer *timer;
+};
+
 struct cio_loop {
     cio__ctx ctx;           /* the scheduler, on the thread's own stack */
     cio_task *current;
@@ -51,7 +57,7 @@ struct cio_loop {
     size_t refs;            /* outstanding cross-thread work */
     cio__node callbacks;    /* cio__call_soon */
     int64_t now;
-    cio__timer **timers;
+    struct cio__timer_slot *timers; /* the timer heap (timer.c) */
     size_t ntimers, timers_cap;
     uint64_t timer_seq;
     uint64_t next_task_id;
