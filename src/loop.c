@@ -206,11 +206,6 @@ static bool finished(const cio_loop *loop)
     return !loop->shutting_down || (loop->nlive == 0 && loop->refs == 0);
 }
 
-/* While tasks stay ready, I/O is polled only every BUSY_POLL_INTERVAL
- * iterations (Tokio's event_interval is 61): a zero-timeout epoll_wait
- * per iteration would cost more than the tasks' own work when they only
- * yield.  Timers are still checked every iteration. */
-enum { BUSY_POLL_INTERVAL = 64 };
 
 static void run_once(cio_loop *loop)
 {
@@ -225,7 +220,7 @@ static void run_once(cio_loop *loop)
 
     int64_t timeout = -1;
     if (loop->nready || !cio__list_empty(&loop->callbacks) || finished(loop)) {
-        if (++loop->busy_iterations < BUSY_POLL_INTERVAL) {
+        if (++loop->busy_iterations < CIO__BUSY_POLL_INTERVAL) {
             if (loop->ntimers) {
                 loop->now = cio__clock_ns();
                 cio__timers_fire(loop);

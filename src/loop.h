@@ -36,6 +36,12 @@ struct cio_task {
     char name[32];
 };
 
+/* While tasks stay ready, I/O is polled only every CIO__BUSY_POLL_INTERVAL
+ * iterations (Tokio's event_interval is 61): a zero-timeout epoll_wait
+ * per iteration would cost more than the tasks' own work when they only
+ * yield.  Timers are still checked every iteration. */
+enum { CIO__BUSY_POLL_INTERVAL = 64 };
+
 struct cio__timer_slot {
     int64_t deadline;
     uint64_t seq;
