@@ -25,7 +25,7 @@ BUILD_DIR=${CIO_BUILD_DIR:-build}
 BIN_DIR=$BUILD_DIR/bench
 RESULTS_FILE=$BIN_DIR/results.txt
 
-SECTIONS=(core)
+SECTIONS=(core memory network)
 
 declare -a ROWS=()       # "section metric value unit"
 declare -A TARGETS=()    # metric -> "<= 15"
@@ -78,6 +78,33 @@ section_core() {
     bench spawn_join
     bench timers
     bench idle_tasks
+}
+
+# Memory per idle connection of a cio server (10,000 connections).
+section_memory() {
+    target idle_conns.rss_per_conn '<=' 6
+    bench idle_conns 10000
+}
+
+# Side by side with ../shared/bench's peers (raw epoll is the limit):
+# scenarios a-e, medians and ratios in the summary table printed by
+# run-peers.sh.  Peers that are not installed are skipped by it.  Set
+# SHARED_BENCH to its folder, PEERS/SCEN/DUR/REPS to narrow the run.
+section_network() {
+    local shared=${SHARED_BENCH:-$(cd "$(dirname "$0")/../.." && pwd)/shared/bench}
+    if [ ! -x "$shared/run-peers.sh" ]; then
+        echo "  network: $shared/run-peers.sh not found (set SHARED_BENCH)" >&2
+        FAILED=1
+        return
+    fi
+    local abs_bin
+    abs_bin=$(cd "$BIN_DIR" && pwd)
+    local out=${BENCH_OUT:-/tmp/cio-bench-results/$(date +%Y%m%d-%H%M%S)}
+    echo "  running $shared/run-peers.sh (results in $out)"
+    BENCH_BUILD=${BENCH_BUILD:-/tmp/cio-bench} OUT=$out \
+        PEERS=${PEERS:-"raw_epoll libuv go uvloop asyncio cio cio_lines asyncio_lines"} \
+        EXTRA="cio=$abs_bin/echo_server {P}" LINE_EXTRA="cio_lines=$abs_bin/line_server {P}" \
+        "$shared/run-peers.sh" || FAILED=1
 }
 
 # ---- table -------------------------------------------------------------------
