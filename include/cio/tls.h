@@ -78,7 +78,9 @@ enum cio_tls_verify_client {
  * (leave it NULL to keep this one); the other context must stay alive
  * until cio_tls_ctx_free on it, connections retain it.  Return a negative
  * value to refuse the handshake (the client gets an unrecognized_name
- * alert).  Runs on the loop thread inside the handshake; must not block. */
+ * alert).  Runs inside the handshake on the connection's loop thread, so
+ * concurrently on several threads if loops there share the context; it
+ * must not block. */
 typedef int (*cio_tls_sni_fn)(void *arg, const char *server_name, cio_tls_ctx **use);
 
 typedef struct cio_tls_server_opts {
