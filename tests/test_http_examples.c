@@ -263,34 +263,36 @@ static int loopback_socket(bool listening, uint16_t *port)
     return fd;
 }
 
-/* A throwaway self-signed certificate in tmpdir: NAME.pem and NAME.key
- * for the subjectAltName san. */
-static void make_cert(const char *name, const char *cn, const char *san)
-{
-    if (!tmpdir[0]) {
-        strcpy(tmpdir, "/tmp/cio-http-XXXXXX");
-        cr_assert_not_null(mkdtemp(tmpdir));
-    }
-    char subj[64], ext[128], key[128], cert[128];
-    snprintf(subj, sizeof(subj), "/CN=%s", cn);
-    snprintf(ext, sizeof(ext), "subjectAltName=%s", san);
-    snprintf(key, sizeof(key), "%s/%s.key", tmpdir, name);
-    snprintf(cert, sizeof(cert), "%s/%s.pem", tmpdir, name);
-    static struct result r;
-    run((char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:P-256", "-nodes", "-subj", subj, "-addext", ext, "-days", "1",
-                   "-keyout", key, "-out", cert, NULL},
-        &r);
-    assert_exit(&r, 0);
-}
-
+/* The path of a file in a fresh temporary directory (removed by the
+ * teardown); static rotating buffers. */
 static char *in_tmp(const char *file)
 {
     static char bufs[8][128];
     static int i;
+    if (!tmpdir[0]) {
+        strcpy(tmpdir, "/tmp/cio-http-XXXXXX");
+        cr_assert_not_null(mkdtemp(tmpdir));
+    }
     char *b = bufs[i++ % 8];
     snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, file);
     return b;
+}
+
+/* A throwaway self-signed certificate in the temporary directory:
+ * NAME.pem and NAME.key, for the subjectAltName san. */
+static void make_cert(const char *name, const char *cn, const char *san)
+{
+    char subj[64], ext[128], key[128], cert[128];
+    snprintf(subj, sizeof(subj), "/CN=%s", cn);
+    snprintf(ext, sizeof(ext), "subjectAltName=%s", san);
+    snprintf(key, sizeof(key), "%s.key", name);
+    snprintf(cert, sizeof(cert), "%s.pem", name);
+    static struct result r;
+    run((char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:P-256", "-nodes", "-subj", subj, "-addext", ext, "-days", "1",
+                   "-keyout", in_tmp(key), "-out", in_tmp(cert), NULL},
+        &r);
+    assert_exit(&r, 0);
 }
 
 /* ---- a raw HTTP client -------------------------------------------------------------- */
@@ -483,7 +485,6 @@ Test(http_examples, hello_http_with_curl)
         &r);
     assert_exit(&r, 0);
     cr_assert_str_eq(r.out, "431");
-    make_cert("unused", "x", "DNS:x"); /* for tmpdir */
     FILE *f = fopen(in_tmp("body"), "w");
     cr_assert_not_null(f);
     for (int i = 0; i < 2048; i++)
