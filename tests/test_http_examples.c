@@ -46,7 +46,7 @@ static void teardown(void)
 {
     for (int i = 0; i < nkids; i++) {
         if (kids[i] > 0) {
-            kill(kids[i], SIGKILL);
+            kill(-kids[i], SIGKILL); /* its group: the demo's servers too */
             waitpid(kids[i], NULL, 0);
         }
     }
@@ -69,7 +69,8 @@ static void reaped(pid_t pid)
 }
 
 /* Start argv with stdin on /dev/null, stdout/stderr on out/err (-1:
- * inherit), signals as a shell would leave them. */
+ * inherit), signals as a shell would leave them, in a process group of
+ * its own that the teardown can kill whole. */
 static pid_t spawn(char *const argv[], int out, int err)
 {
     cr_assert_lt(nkids, (int)(sizeof(kids) / sizeof(kids[0])));
@@ -79,7 +80,7 @@ static pid_t spawn(char *const argv[], int out, int err)
     if (pid == 0) {
         /* Async-signal-safe calls only from here. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
+        if (getppid() != parent || setpgid(0, 0) < 0)
             _exit(127);
         sigset_t none;
         sigemptyset(&none);
@@ -92,6 +93,7 @@ static pid_t spawn(char *const argv[], int out, int err)
         execvp(argv[0], argv);
         _exit(127);
     }
+    setpgid(pid, pid); /* as the child does: whichever runs first */
     kids[nkids++] = pid;
     return pid;
 }
