@@ -32,6 +32,16 @@ static inline int ex_fail(const char *what, int err)
     return 1;
 }
 
+/* ex_fail, with OpenSSL's reason for TLS errors (of stream s, or with s
+ * NULL of the last failure in this thread). */
+static inline int ex_fail_tls(const char *what, int err, const cio_stream *s)
+{
+    if (err > CIO_ETLS || err < CIO_ETLSNOTLS || !*cio_tls_error_reason(s))
+        return ex_fail(what, err);
+    fprintf(stderr, "%s: %s: %s (%s)\n", ex_prog, what, cio_strerror(err), cio_tls_error_reason(s));
+    return 1;
+}
+
 /* ---- command line ---------------------------------------------------------- */
 
 enum ex_kind { EX_FLAG, EX_STR, EX_PORT, EX_SECONDS, EX_COUNT };
@@ -182,12 +192,7 @@ static inline int ex_server_tls(const char *cert, const char *key, cio_tls_ctx *
     o.certfile = cert;
     o.keyfile = key;
     int rc = cio_tls_server_ctx(out, &o);
-    if (rc) {
-        fprintf(stderr, "%s: TLS certificate: %s (%s)\n", ex_prog, cio_strerror(rc),
-                cio_tls_error_reason(NULL));
-        return 1;
-    }
-    return 0;
+    return rc ? ex_fail_tls("--tls-cert/--tls-key", rc, NULL) : 0;
 }
 
 /* ---- graceful shutdown on SIGINT / SIGTERM ------------------------------------

@@ -43,13 +43,9 @@ static char **msgs;
 /* A one-line reason on stderr; the TLS errors come with OpenSSL's. */
 static int fail(const char *what, int err, const cio_stream *s)
 {
-    if (err == -ETIMEDOUT)
-        fprintf(stderr, "%s: %s: timed out (--timeout %g)\n", ex_prog, what, cfg.timeout);
-    else if (err <= CIO_ETLS && err >= CIO_ETLSNOTLS && *cio_tls_error_reason(s))
-        fprintf(stderr, "%s: %s: %s (%s)\n", ex_prog, what, cio_strerror(err),
-                cio_tls_error_reason(s));
-    else
-        ex_fail(what, err);
+    if (err != -ETIMEDOUT)
+        return ex_fail_tls(what, err, s);
+    fprintf(stderr, "%s: %s: timed out (--timeout %g)\n", ex_prog, what, cfg.timeout);
     return 1;
 }
 
