@@ -33,6 +33,13 @@ static int opts_check(const cio_server_opts *o)
         if (!(o->tls_handshake_timeout > 0) || !(o->tls_shutdown_timeout > 0) ||
             !cio_tls_ctx_is_server(o->tls))
             return -EINVAL;
+    } else {
+        /* TLS timeouts without TLS are a mistake worth reporting (asyncio:
+         * ValueError). */
+        const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
+        if (o->tls_handshake_timeout != defaults.tls_handshake_timeout ||
+            o->tls_shutdown_timeout != defaults.tls_shutdown_timeout)
+            return -EINVAL;
     }
     return 0;
 }

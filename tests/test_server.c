@@ -515,6 +515,13 @@ STEST(bad_arguments)
     o = (cio_server_opts)CIO_SERVER_OPTS_INIT;
     o.backlog = -1;
     CHECK_EQ(cio_start_server(&srv, echo_handler, &st, "127.0.0.1", 0, &o), -EINVAL);
+    /* TLS timeouts without TLS (asyncio: ValueError). */
+    o = (cio_server_opts)CIO_SERVER_OPTS_INIT;
+    o.tls_handshake_timeout = 5;
+    CHECK_EQ(cio_start_server(&srv, echo_handler, &st, "127.0.0.1", 0, &o), -EINVAL);
+    o = (cio_server_opts)CIO_SERVER_OPTS_INIT;
+    o.tls_shutdown_timeout = 5;
+    CHECK_EQ(cio_start_unix_server(&srv, echo_handler, &st, "@cio-tls-timeouts", &o), -EINVAL);
     o = (cio_server_opts)CIO_SERVER_OPTS_INIT;
     o.family = AF_INET6;
     CHECK(cio_start_server(&srv, echo_handler, &st, "127.0.0.1", 0, &o) < 0);
