@@ -2,7 +2,7 @@
 #
 #   make            build (build/)
 #   make test       build + ctest in build/ and in the sanitizer build build-asan/
-#   make bench      build and run the benchmarks
+#   make bench      build and run the benchmarks (SECTIONS="core memory network tls")
 #   make demo       build and run the demo
 #   make install    cmake --install build (PREFIX=/usr/local)
 #   make format     clang-format -i the sources
@@ -18,6 +18,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
 # Extra -D options for every cmake configure, e.g. CMAKE_ARGS=-DCIO_CONTEXT=ucontext
 CMAKE_ARGS ?=
+SECTIONS ?=
 
 FORMAT_DIRS := src include tests bench examples
 
@@ -59,28 +60,16 @@ test: deps
 	echo "$$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
 
-bench: build
-	@if [ -f bench/run.sh ]; then \
-	    CIO_BUILD_DIR=$(BUILD) bash bench/run.sh; \
-	else \
-	    shopt -s nullglob; rc=0; ran=0; \
-	    for b in $(BUILD)/bench/*; do \
-	        [ -f "$$b" ] && [ -x "$$b" ] || continue; \
-	        echo "==== $$b"; ran=1; "$$b" || rc=1; \
-	    done; \
-	    [ $$ran -eq 1 ] || echo "no benchmarks yet"; \
-	    exit $$rc; \
-	fi
+bench: deps
+	cmake -S . -B $(BUILD) -DCIO_BUILD_BENCH=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	CIO_BUILD_DIR=$(BUILD) bash bench/run.sh $(SECTIONS)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 demo: build
-	@if [ -f examples/demo.sh ]; then \
-	    bash examples/demo.sh; \
-	else \
-	    echo "no demo yet"; exit 1; \
-	fi
+	@BUILD_DIR=$(BUILD) bash examples/demo.sh
 
 format:
 	@files=$$(find $(wildcard $(FORMAT_DIRS)) -type f \( -name '*.c' -o -name '*.h' \)); \
