@@ -527,7 +527,7 @@ CTEST(bad_arguments)
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
     o.tls = (cio_tls_ctx *)&o; /* not looked at: TLS starts after the connect */
-    CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -ECONNREFUSED);
+    CHECK_EQ(cio_open_connection(&s, "127.0.0.1", closed_port(), &o), -ECONNREFUSED);
     o.tls_handshake_timeout = 0;
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
