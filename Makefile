@@ -1,7 +1,9 @@
 # Thin wrapper around CMake.  The build itself lives in CMakeLists.txt.
 #
 #   make            build (build/)
-#   make test       build + ctest in build/ and in the sanitizer build build-asan/
+#   make test       build + ctest in build/, in the sanitizer build build-asan/ and
+#                   with the ucontext switch in build-ucontext/; AArch64 cross
+#                   build + smoke test under qemu-user
 #   make bench      build and run the benchmarks (SECTIONS="core memory network tls")
 #   make demo       build and run the demo
 #   make install    cmake --install build (PREFIX=/usr/local)
@@ -13,6 +15,7 @@ MAKEFLAGS += --no-print-directory
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+UCONTEXT_BUILD ?= build-ucontext
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
@@ -39,12 +42,12 @@ build: deps
 # failure.
 test: deps
 	@passed=0; failed=0; \
-	for kind in normal asan; do \
-	    if [ $$kind = normal ]; then \
-	        dir=$(BUILD); flags=""; \
-	    else \
-	        dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF"; \
-	    fi; \
+	for kind in normal asan ucontext; do \
+	    case $$kind in \
+	    normal) dir=$(BUILD); flags="";; \
+	    asan) dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF";; \
+	    ucontext) dir=$(UCONTEXT_BUILD); flags="-DCIO_CONTEXT=ucontext -DCIO_BUILD_BENCH=OFF";; \
+	    esac; \
 	    echo "==== $$kind build: $$dir"; \
 	    if ! { cmake -S . -B $$dir $$flags $(CMAKE_ARGS) && cmake --build $$dir -j$(JOBS); }; then \
 	        echo "==== $$kind build: BUILD FAILED"; failed=$$((failed + 1)); continue; \
@@ -57,6 +60,8 @@ test: deps
 	    set -- $$summary; \
 	    failed=$$((failed + $$1)); passed=$$((passed + $$2 - $$1)); \
 	done; \
+	echo "==== AArch64: cross build, smoke test under qemu-user"; \
+	if tools/cross_aarch64.sh; then passed=$$((passed + 1)); else failed=$$((failed + 1)); fi; \
 	echo "$$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
 
@@ -76,4 +81,4 @@ format:
 	if [ -n "$$files" ]; then clang-format -i $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) build-aarch64

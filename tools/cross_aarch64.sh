@@ -76,7 +76,7 @@ build() {
     # Compile in parallel, at most $JOBS at a time.
     local src obj pid objs=() pids=() failed=0
     for src in $(library_sources) "${arch_srcs[@]}"; do
-        if [ $have_ssl = 0 ] && grep -q '#include <openssl/' "$src"; then
+        if [ $have_ssl = 0 ] && grep -qE '#include (<openssl/|"tls.h")' "$src"; then
             log "  skip $src (no OpenSSL headers for $cc)"
             continue
         fi
