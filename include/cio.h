@@ -293,7 +293,9 @@ CIO_EXTERN int cio_wait_writable(int fd);
 #endif
 
 #include "cio/sync.h"
+
 #include "cio/stream.h"
+
 #include "cio/tls.h"
 
 #endif

@@ -92,7 +92,7 @@ struct he_state {
     struct he_attempt *att;
     cio_event changed; /* set by every attempt that finishes */
     size_t started;
-    int winner;        /* index of the winning attempt, or -1 */
+    int winner; /* index of the winning attempt, or -1 */
     int winner_fd;
 };
 
@@ -178,8 +178,8 @@ static int race(size_t n, double delay, struct he_state *st)
             finished += st->att[i].done;
         if (!more && finished == n)
             return 0; /* all failed */
-        int64_t deadline = more && stagger < INT64_MAX - last_start ? last_start + stagger
-                                                                     : INT64_MAX;
+        int64_t deadline =
+            more && stagger < INT64_MAX - last_start ? last_start + stagger : INT64_MAX;
         int rc = wait_change(st, deadline);
         if (rc < 0)
             return rc;
@@ -187,8 +187,8 @@ static int race(size_t n, double delay, struct he_state *st)
     }
 }
 
-static int connect_staggered(const cio__addr *addrs, size_t n, double delay,
-                             const cio__addr *local, size_t n_local, cio__connect_result *res)
+static int connect_staggered(const cio__addr *addrs, size_t n, double delay, const cio__addr *local,
+                             size_t n_local, cio__connect_result *res)
 {
     struct he_state st = {
         .addrs = addrs,

@@ -125,8 +125,7 @@ static int copy_list(const struct addrinfo *res, cio__addr **out, size_t *n)
     return 0;
 }
 
-int cio__resolve(const char *host, uint16_t port, int family, int flags, cio__addr **out,
-                 size_t *n)
+int cio__resolve(const char *host, uint16_t port, int family, int flags, cio__addr **out, size_t *n)
 {
     if (!out || !n || (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
         return -EINVAL;
@@ -154,13 +153,14 @@ int cio__resolve(const char *host, uint16_t port, int family, int flags, cio__ad
 
     struct gai_job job = {
         .host = host,
-        .hints = {
-            .ai_family = family,
-            .ai_socktype = SOCK_STREAM,
-            .ai_protocol = IPPROTO_TCP,
-            /* Numeric hosts were handled above; the port is always numeric. */
-            .ai_flags = AI_NUMERICSERV | (flags & AI_PASSIVE ? flags : flags | AI_ADDRCONFIG),
-        },
+        .hints =
+            {
+                .ai_family = family,
+                .ai_socktype = SOCK_STREAM,
+                .ai_protocol = IPPROTO_TCP,
+                /* Numeric hosts were handled above; the port is always numeric. */
+                .ai_flags = AI_NUMERICSERV | (flags & AI_PASSIVE ? flags : flags | AI_ADDRCONFIG),
+            },
     };
     snprintf(job.service, sizeof(job.service), "%u", (unsigned)port);
     intptr_t gai = 0;

@@ -5,7 +5,7 @@
 #include "fault.h"
 
 struct fault_site {
-    unsigned long calls; /* calls seen since reset */
+    unsigned long calls;   /* calls seen since reset */
     unsigned long fail_at; /* 0 = disarmed */
     int err;
     bool persistent;

@@ -8,15 +8,15 @@
 #include <stdbool.h>
 
 enum cio__fault_site {
-    CIO_FAULT_ALLOC,   /* malloc, calloc, realloc, strdup */
-    CIO_FAULT_MMAP,    /* mmap, mprotect, madvise(guard) */
-    CIO_FAULT_POLLER,  /* epoll_create, epoll_ctl, eventfd */
-    CIO_FAULT_SOCKET,  /* socket, socketpair */
+    CIO_FAULT_ALLOC,  /* malloc, calloc, realloc, strdup */
+    CIO_FAULT_MMAP,   /* mmap, mprotect, madvise(guard) */
+    CIO_FAULT_POLLER, /* epoll_create, epoll_ctl, eventfd */
+    CIO_FAULT_SOCKET, /* socket, socketpair */
     CIO_FAULT_CONNECT,
-    CIO_FAULT_BIND,    /* bind, listen */
+    CIO_FAULT_BIND, /* bind, listen */
     CIO_FAULT_ACCEPT,
-    CIO_FAULT_READ,    /* read, readv, recv */
-    CIO_FAULT_WRITE,   /* write, writev, send, sendmsg */
+    CIO_FAULT_READ,  /* read, readv, recv */
+    CIO_FAULT_WRITE, /* write, writev, send, sendmsg */
     CIO_FAULT_SHUTDOWN,
     CIO_FAULT_SOCKOPT, /* setsockopt, getsockopt */
     CIO_FAULT_THREAD,  /* pthread_create */

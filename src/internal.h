@@ -19,8 +19,8 @@
 
 /* ---- time -------------------------------------------------------------- */
 
-int64_t cio__clock_ns(void);          /* CLOCK_MONOTONIC now */
-int64_t cio__now(void);               /* the loop's cached time (ns), refreshed each iteration */
+int64_t cio__clock_ns(void); /* CLOCK_MONOTONIC now */
+int64_t cio__now(void);      /* the loop's cached time (ns), refreshed each iteration */
 int64_t cio__deadline_after(double seconds); /* now + seconds; INT64_MAX for < 0, inf or nan */
 
 /* ---- timers (intrusive min-heap; equal deadlines fire in FIFO order) --- */
@@ -75,8 +75,8 @@ void cio__wake_all(cio__node *q, intptr_t value);
 
 /* ---- the loop ------------------------------------------------------------ */
 
-cio_loop *cio__loop(void);      /* the current thread's loop (NULL outside cio_run) */
-cio_task *cio__current(void);   /* the running task (NULL in loop context) */
+cio_loop *cio__loop(void);    /* the current thread's loop (NULL outside cio_run) */
+cio_task *cio__current(void); /* the running task (NULL in loop context) */
 
 /* Run fn(arg) in loop context on the next iteration (from the loop thread). */
 int cio__call_soon(void (*fn)(void *), void *arg);
@@ -89,8 +89,8 @@ enum { CIO__IO_READ = 1, CIO__IO_WRITE = 2 };
  * view: try the syscall first, and wait only after EAGAIN. */
 typedef struct cio__io {
     int fd;
-    int poll_index;      /* backend-private (poll) */
-    bool want_read;      /* interest, for level-triggered backends (poll) */
+    int poll_index; /* backend-private (poll) */
+    bool want_read; /* interest, for level-triggered backends (poll) */
     bool want_write;
     bool closed;
     /* Foreign fd: readiness is re-checked at every wait, since its owner
@@ -99,9 +99,9 @@ typedef struct cio__io {
     /* The peer hung up or the fd failed (edge backends): no further edge
      * will come, so readers must keep trying until EOF or the error. */
     bool hup;
-    bool error;          /* the backend reported an error (EPOLLERR/POLLERR) */
-    cio_task *reader;    /* task parked in cio__io_wait for readability */
-    cio_task *writer;    /* task parked in cio__io_wait for writability */
+    bool error;       /* the backend reported an error (EPOLLERR/POLLERR) */
+    cio_task *reader; /* task parked in cio__io_wait for readability */
+    cio_task *writer; /* task parked in cio__io_wait for writability */
     /* Owner-driven watchers (streams, the loop's eventfd): called on
      * readiness instead of waking reader/writer. */
     void (*on_ready)(struct cio__io *io, bool readable, bool writable);
@@ -140,9 +140,9 @@ void cio__loop_set_backend_data(cio_loop *loop, void *data);
 /* ---- cross-thread wake-ups and the thread pool ----------------------- */
 
 /* ---- async (src/async.c): the loop's cross-thread queue ---- */
-int cio__async_init(cio_loop *loop);  /* create eventfd + state (cio__loop_set_async_data) */
-void cio__async_term(cio_loop *loop); /* run nothing more; free queued entries; close eventfd */
-int cio__async_fd(cio_loop *loop);    /* the eventfd the loop watches */
+int cio__async_init(cio_loop *loop);   /* create eventfd + state (cio__loop_set_async_data) */
+void cio__async_term(cio_loop *loop);  /* run nothing more; free queued entries; close eventfd */
+int cio__async_fd(cio_loop *loop);     /* the eventfd the loop watches */
 void cio__async_drain(cio_loop *loop); /* read the eventfd, run queued calls in FIFO order */
 void *cio__loop_async_data(cio_loop *loop);
 void cio__loop_set_async_data(cio_loop *loop, void *data);

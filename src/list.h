@@ -11,7 +11,8 @@
 
 #include "cio.h"
 
-#define cio__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define cio__container_of(ptr, type, member)                                                       \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void cio__list_init(cio__node *head)
 {
@@ -71,8 +72,8 @@ static inline cio__node *cio__list_pop_front(cio__node *head)
 }
 
 /* Iterate safely against removal of the current node. */
-#define cio__list_each_safe(pos, tmp, head)                                                    \
-    for ((pos) = cio__list_first(head), (tmp) = (pos) ? (pos)->next : NULL;                   \
+#define cio__list_each_safe(pos, tmp, head)                                                        \
+    for ((pos) = cio__list_first(head), (tmp) = (pos) ? (pos)->next : NULL;                        \
          (pos) != NULL && (pos) != (head); (pos) = (tmp), (tmp) = (pos)->next)
 
 #endif

@@ -206,7 +206,6 @@ static bool finished(const cio_loop *loop)
     return !loop->shutting_down || (loop->nlive == 0 && loop->refs == 0);
 }
 
-
 static void run_once(cio_loop *loop)
 {
     loop->batch = loop->nready;

@@ -7,28 +7,28 @@
 #include "internal.h"
 
 enum cio__task_state {
-    CIO__TASK_READY,   /* in the ready queue */
+    CIO__TASK_READY, /* in the ready queue */
     CIO__TASK_RUNNING,
-    CIO__TASK_PARKED,  /* suspended in cio__park */
+    CIO__TASK_PARKED, /* suspended in cio__park */
     CIO__TASK_DONE,
 };
 
 struct cio_task {
     cio__ctx ctx;
-    cio__node ready_node;  /* loop->ready while READY */
-    cio__node live_node;   /* loop->live until DONE, then loop->finished */
-    cio__node group_node;  /* group->tasks while in a group */
-    cio__node joiners;     /* tasks in cio_task_wait */
+    cio__node ready_node; /* loop->ready while READY */
+    cio__node live_node;  /* loop->live until DONE, then loop->finished */
+    cio__node group_node; /* group->tasks while in a group */
+    cio__node joiners;    /* tasks in cio_task_wait */
     cio_loop *loop;
     cio_task_group *group;
     cio__stack *stack;
     cio_task_fn fn;
     void *arg;
     intptr_t result;
-    cio_timeout *scope;    /* innermost timeout scope */
+    cio_timeout *scope; /* innermost timeout scope */
     void *asan_fake_stack;
-    int wake_status;       /* what cio__park returns */
-    unsigned refs;         /* the handle + 1 while not done */
+    int wake_status; /* what cio__park returns */
+    unsigned refs;   /* the handle + 1 while not done */
     uint8_t state;
     bool interruptible;
     bool cancel_requested;
@@ -49,19 +49,19 @@ struct cio__timer_slot {
 };
 
 struct cio_loop {
-    cio__ctx ctx;           /* the scheduler, on the thread's own stack */
+    cio__ctx ctx; /* the scheduler, on the thread's own stack */
     cio_task *current;
     cio_task *dying;
-    cio_task *main_task;        /* finished task whose stack the loop must free */
+    cio_task *main_task; /* finished task whose stack the loop must free */
     cio__node ready;
     size_t nready;
-    size_t batch;           /* tasks left to run in this iteration */
+    size_t batch;             /* tasks left to run in this iteration */
     unsigned busy_iterations; /* iterations since I/O was last polled */
-    cio__node live;         /* unfinished tasks */
-    cio__node finished;     /* finished tasks whose handle is still held */
+    cio__node live;           /* unfinished tasks */
+    cio__node finished;       /* finished tasks whose handle is still held */
     size_t nlive;
-    size_t refs;            /* outstanding cross-thread work */
-    cio__node callbacks;    /* cio__call_soon */
+    size_t refs;         /* outstanding cross-thread work */
+    cio__node callbacks; /* cio__call_soon */
     int64_t now;
     struct cio__timer_slot *timers; /* the timer heap (timer.c) */
     size_t ntimers, timers_cap;
@@ -71,13 +71,13 @@ struct cio_loop {
     void *backend_data;
     void *async_data;
     cio__io async_io;
-    void **fd_watches;      /* io.c: shared watchers of foreign fds, by fd */
+    void **fd_watches; /* io.c: shared watchers of foreign fds, by fd */
     size_t nfd_watches;
     cio__stack_pool *stacks;
     size_t stack_size;
     const void *thread_stack_bottom; /* for ASan fiber switches */
     size_t thread_stack_size;
-    bool shutting_down;     /* main has returned; cancelling the rest */
+    bool shutting_down; /* main has returned; cancelling the rest */
     bool closing;
 };
 

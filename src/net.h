@@ -72,8 +72,8 @@ int cio__socket_for(int family, int type);
 
 /* Result of cio__connect_addrs. */
 typedef struct cio__connect_result {
-    int fd;          /* the connected socket (>= 0), owned by the caller */
-    size_t winner;   /* index into the address list of the winning attempt */
+    int fd;        /* the connected socket (>= 0), owned by the caller */
+    size_t winner; /* index into the address list of the winning attempt */
     int family;
     /* Errors of failed attempts in address-list order of the attempts
      * made (errs[i] belongs to the i-th address tried); 0 = not tried or

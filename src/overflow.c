@@ -3,9 +3,9 @@
  * stack (the task's own stack is exhausted), checks whether the fault is
  * in the running task's guard page and if so prints the task's name and
  * aborts.  Any other SIGSEGV is handed to the previous disposition. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -52,8 +52,8 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
 
 int cio__stack_overflow_handler_install(void)
 {
-    overflow.alt.ss_sp = cio__mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE,
-                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    overflow.alt.ss_sp =
+        cio__mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (overflow.alt.ss_sp == MAP_FAILED)
         return cio__err();
     overflow.alt.ss_size = ALT_STACK_SIZE;

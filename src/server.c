@@ -139,8 +139,7 @@ static int bind_tcp(const cio__addr *a, const cio_server_opts *o)
     int fd = cio__socket_for(a->family, SOCK_STREAM);
     if (fd < 0)
         return fd;
-    if (o->reuse_address &&
-        cio__setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+    if (o->reuse_address && cio__setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
     if (o->reuse_port && cio__setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto fail;
@@ -363,15 +362,14 @@ static void unlink_ours(cio_server *srv)
     struct stat st;
     if (!srv->unix_path)
         return;
-    if (stat(srv->unix_path, &st) == 0 && st.st_dev == srv->unix_dev &&
-        st.st_ino == srv->unix_ino)
+    if (stat(srv->unix_path, &st) == 0 && st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino)
         unlink(srv->unix_path);
     cio__free(srv->unix_path);
     srv->unix_path = NULL;
 }
 
-int cio_start_unix_server(cio_server **out, cio_conn_handler handler, void *arg,
-                          const char *path, const cio_server_opts *opts)
+int cio_start_unix_server(cio_server **out, cio_conn_handler handler, void *arg, const char *path,
+                          const cio_server_opts *opts)
 {
     const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
     if (!opts)

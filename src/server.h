@@ -17,7 +17,7 @@
 /* One listening socket and its accept task. */
 typedef struct srv_listener {
     struct cio_server *srv;
-    int fd;                       /* -1 once closed */
+    int fd; /* -1 once closed */
     int family;
     bool io_open;
     cio__io io;                   /* must not move once open: the array is never resized */
@@ -30,7 +30,7 @@ typedef struct srv_listener {
 typedef struct srv_conn {
     cio__node node; /* srv->conns */
     struct cio_server *srv;
-    cio_stream *s;  /* the server's reference, released when the handler returns */
+    cio_stream *s; /* the server's reference, released when the handler returns */
     cio_task *task;
 } srv_conn;
 
@@ -40,19 +40,19 @@ struct cio_server {
     cio_server_opts opts;
     srv_listener *ls;
     size_t nls;
-    cio__node conns;          /* srv_conn list */
+    cio__node conns; /* srv_conn list */
     size_t nconns;
-    size_t naccept;           /* accept tasks that have not ended yet */
-    cio__node close_waiters;  /* serve_forever: woken by close */
-    cio__node done_waiters;   /* wait_closed/shutdown: closed and connections gone */
-    cio_task *forever;        /* the task in serve_forever */
-    size_t nwaiters;          /* tasks inside serve_forever/wait_closed/shutdown */
-    char *unix_path;          /* socket file to remove on close (NULL: none/abstract) */
+    size_t naccept;          /* accept tasks that have not ended yet */
+    cio__node close_waiters; /* serve_forever: woken by close */
+    cio__node done_waiters;  /* wait_closed/shutdown: closed and connections gone */
+    cio_task *forever;       /* the task in serve_forever */
+    size_t nwaiters;         /* tasks inside serve_forever/wait_closed/shutdown */
+    char *unix_path;         /* socket file to remove on close (NULL: none/abstract) */
     dev_t unix_dev;
     ino_t unix_ino;
     bool serving;
     bool closed;
-    bool detached;            /* cio_server_free was called; tasks free it */
+    bool detached; /* cio_server_free was called; tasks free it */
 };
 
 /* server_accept.c */

@@ -196,8 +196,8 @@ void cio_close(cio_stream *s)
      * how long a peer that never reads can hold that. */
     s->loop_ref = true;
     cio__loop_ref(s->loop);
-    if (cio__timer_start(&s->close_timer, cio__deadline_after(s->close_timeout),
-                         close_timed_out) != 0) {
+    if (cio__timer_start(&s->close_timer, cio__deadline_after(s->close_timeout), close_timed_out) !=
+        0) {
         cio_abort(s);
         return;
     }

@@ -44,35 +44,35 @@ struct cio_stream {
     size_t needed;           /* CIO_EBUFSIZE detail */
 
     /* ---- writer ---- */
-    cio__node wqueue;        /* cio__chunk list */
-    size_t wqueued;          /* bytes in wqueue */
+    cio__node wqueue; /* cio__chunk list */
+    size_t wqueued;   /* bytes in wqueue */
     size_t high_water, low_water;
-    cio__node drainers;      /* cio__waiter list */
-    size_t drain_budget;     /* bytes written since the writer last waited */
-    int write_error;         /* sticky: the error that ended writing */
-    bool eof_requested;      /* write_eof called: shut down when flushed */
+    cio__node drainers;  /* cio__waiter list */
+    size_t drain_budget; /* bytes written since the writer last waited */
+    int write_error;     /* sticky: the error that ended writing */
+    bool eof_requested;  /* write_eof called: shut down when flushed */
     bool eof_sent;
 
     /* ---- lifetime ---- */
     cio__io io;
     int fd;
-    int family;              /* AF_INET, AF_INET6, AF_UNIX, or 0 (pipe) */
+    int family; /* AF_INET, AF_INET6, AF_UNIX, or 0 (pipe) */
     unsigned refs;
-    bool closing;            /* close or abort requested, or fatal error */
-    bool closed;             /* fd closed */
-    int close_error;         /* the error that ended the connection */
+    bool closing;    /* close or abort requested, or fatal error */
+    bool closed;     /* fd closed */
+    int close_error; /* the error that ended the connection */
     double close_timeout;
     cio__timer close_timer;
     cio__node close_waiters; /* cio_wait_closed */
     cio_loop *loop;
-    bool loop_ref;           /* holds a loop reference while closing */
+    bool loop_ref; /* holds a loop reference while closing */
 
     /* ---- transport ---- */
-    bool rd_ready;           /* the fd may have data (edge hint) */
-    bool wr_ready;           /* the fd may take data (edge hint) */
-    bool is_socket;          /* recv/send vs read/write (pipes) */
+    bool rd_ready;  /* the fd may have data (edge hint) */
+    bool wr_ready;  /* the fd may take data (edge hint) */
+    bool is_socket; /* recv/send vs read/write (pipes) */
     const cio__transport *tp;
-    void *tp_data;           /* TLS state, ... */
+    void *tp_data; /* TLS state, ... */
 };
 
 /* The transport interface: what sits between the reader/writer code and
@@ -114,8 +114,6 @@ ssize_t cio__stream_send(cio_stream *s, const struct iovec *iov, int iovcnt);
  * said -EAGAIN); the stream's reader slot, so -EBUSY if another task
  * waits.  0 or an interrupt (-ECANCELED, -ETIMEDOUT).  TLS handshakes. */
 int cio__stream_wait_readable(cio_stream *s);
-
-
 
 /* Create a stream over a connected fd (made non-blocking here; taken over
  * even on failure).  family is the socket's, or 0 for a pipe.  opts may

@@ -218,8 +218,8 @@ static ssize_t find_until(cio_stream *s, const struct iovec *seps, size_t nseps)
             const char *head = cio__buf_head(&s->rbuf);
             size_t best_start = 0, best_end = SIZE_MAX, best_len = 0;
             for (size_t i = 0; i < nseps; i++) {
-                const char *hit = memmem(head + offset, buflen - offset, seps[i].iov_base,
-                                         seps[i].iov_len);
+                const char *hit =
+                    memmem(head + offset, buflen - offset, seps[i].iov_base, seps[i].iov_len);
                 if (!hit)
                     continue;
                 size_t start = (size_t)(hit - head), end = start + seps[i].iov_len;

@@ -350,8 +350,7 @@ static int set_peer_name(cio__tls *t, const cio_tls_ctx *ctx, const char *name)
     bool is_ip = false;
     if (len < sizeof(host)) {
         bool bracketed = len > 2 && name[0] == '[' && name[len - 1] == ']';
-        snprintf(host, sizeof(host), "%.*s", (int)(bracketed ? len - 2 : len),
-                 name + bracketed);
+        snprintf(host, sizeof(host), "%.*s", (int)(bracketed ? len - 2 : len), name + bracketed);
         is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
     }
     int ok = 1;
@@ -529,8 +528,7 @@ int cio_start_tls(cio_stream *s, cio_tls_ctx *ctx, const cio_start_tls_opts *opt
         return -EINVAL;
     if (s->reader)
         return -EBUSY;
-    return upgrade(s, ctx, opts->server_hostname, opts->handshake_timeout,
-                   opts->shutdown_timeout);
+    return upgrade(s, ctx, opts->server_hostname, opts->handshake_timeout, opts->shutdown_timeout);
 }
 
 int cio__tls_client_upgrade(cio_stream *s, const cio_connect_opts *opts, const char *host)
@@ -538,8 +536,7 @@ int cio__tls_client_upgrade(cio_stream *s, const cio_connect_opts *opts, const c
     int rc = -EINVAL;
     if (opts->tls && !opts->tls->server) {
         const char *name = opts->server_hostname ? opts->server_hostname : host;
-        rc = upgrade(s, opts->tls, name, opts->tls_handshake_timeout,
-                     opts->tls_shutdown_timeout);
+        rc = upgrade(s, opts->tls, name, opts->tls_handshake_timeout, opts->tls_shutdown_timeout);
     }
     if (rc && !s->closed)
         cio_abort(s);
@@ -550,8 +547,7 @@ int cio__tls_server_upgrade(cio_stream *s, const cio_server_opts *opts)
 {
     int rc = -EINVAL;
     if (opts->tls && opts->tls->server)
-        rc = upgrade(s, opts->tls, NULL, opts->tls_handshake_timeout,
-                     opts->tls_shutdown_timeout);
+        rc = upgrade(s, opts->tls, NULL, opts->tls_handshake_timeout, opts->tls_shutdown_timeout);
     if (rc && !s->closed)
         cio_abort(s);
     return rc;

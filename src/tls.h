@@ -18,8 +18,8 @@ struct cio_tls_ctx {
     SSL_CTX *ssl_ctx;
     _Atomic unsigned refs; /* contexts may be shared by loops on other threads */
     bool server;
-    bool check_hostname;   /* client: verify the name as well as the chain */
-    unsigned char *alpn;   /* server: ALPN wire list, our preference order */
+    bool check_hostname; /* client: verify the name as well as the chain */
+    unsigned char *alpn; /* server: ALPN wire list, our preference order */
     size_t alpn_len;
     cio_tls_sni_fn sni;
     void *sni_arg;
@@ -29,25 +29,24 @@ struct cio_tls_ctx {
 typedef struct cio__tls {
     cio_stream *s;
     SSL *ssl;
-    BIO *net;               /* our end of the pair: ciphertext in and out */
-    cio_tls_ctx *ctx;       /* reference */
-    cio_tls_ctx *sni_ctx;   /* reference to the context the SNI hook chose */
-    cio__buf pre;           /* peer bytes read before the upgrade, not yet in the BIO */
-    int rd_error;           /* a raw read error seen after returning data */
-    bool tcp_eof;           /* the fd reported EOF */
-    bool established;       /* handshake done */
+    BIO *net;             /* our end of the pair: ciphertext in and out */
+    cio_tls_ctx *ctx;     /* reference */
+    cio_tls_ctx *sni_ctx; /* reference to the context the SNI hook chose */
+    cio__buf pre;         /* peer bytes read before the upgrade, not yet in the BIO */
+    int rd_error;         /* a raw read error seen after returning data */
+    bool tcp_eof;         /* the fd reported EOF */
+    bool established;     /* handshake done */
     bool shutdown_sent;
     double shutdown_timeout;
     cio__timer shutdown_timer;
-    unsigned char *der;     /* peer certificate, DER, cached by tls_info.c */
+    unsigned char *der; /* peer certificate, DER, cached by tls_info.c */
     int der_len;
-    char alpn[256];         /* NUL-terminated copy of the ALPN result */
-    char reason[256];       /* OpenSSL's reason for this stream's last failure */
+    char alpn[256];   /* NUL-terminated copy of the ALPN result */
+    char reason[256]; /* OpenSSL's reason for this stream's last failure */
 } cio__tls;
 
 /* tls_ctx.c */
-void cio__tls_set_reason(cio__tls *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void cio__tls_set_reason(cio__tls *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The thread's latest reason (cio_tls_error_reason(NULL)). */
 const char *cio__tls_thread_reason(void);
 /* Map the OpenSSL error queue to -errno / CIO_ETLS and record the reason

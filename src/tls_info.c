@@ -156,8 +156,8 @@ static ssize_t san_out(const GENERAL_NAME *gn, char *buf, size_t cap)
     }
     }
     int len = ASN1_STRING_length(str);
-    int n = snprintf(tmp, sizeof(tmp), "%s:%.*s", kind, len,
-                     (const char *)ASN1_STRING_get0_data(str));
+    int n =
+        snprintf(tmp, sizeof(tmp), "%s:%.*s", kind, len, (const char *)ASN1_STRING_get0_data(str));
     if (n >= (int)sizeof(tmp))
         return CIO_EBUFSIZE;
     return copy_out(tmp, (size_t)n, buf, cap);

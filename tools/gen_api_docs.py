@@ -185,6 +185,8 @@ def read_header(path):
             i += 1
             text = "\n".join(raw)
             first = raw[0].strip()
+            if re.match(r"^/\*\s*clang-format (on|off)\s*\*/$", text.strip()):
+                continue  # a formatter directive, not documentation
             if re.match(r"/\*\s*={5,}", first):
                 body = strip_comment(text).split("\n")
                 body = [b for b in body if not re.match(r"^\s*=+\s*$", b)]

@@ -33,19 +33,21 @@ typedef struct cio_stream cio_stream;
 typedef struct cio_server cio_server;
 typedef struct cio_tls_ctx cio_tls_ctx;
 
-#define CIO_DEFAULT_LIMIT 65536                /* asyncio's _DEFAULT_LIMIT */
-#define CIO_DEFAULT_HIGH_WATER (64u * 1024u)    /* TCP/Unix; TLS uses 512 KiB */
-#define CIO_DEFAULT_CLOSE_TIMEOUT 30.0          /* bound of a graceful close */
+#define CIO_DEFAULT_LIMIT 65536              /* asyncio's _DEFAULT_LIMIT */
+#define CIO_DEFAULT_HIGH_WATER (64u * 1024u) /* TCP/Unix; TLS uses 512 KiB */
+#define CIO_DEFAULT_CLOSE_TIMEOUT 30.0       /* bound of a graceful close */
 
 /* Per-stream settings shared by connections and servers.  Start from
  * CIO_STREAM_OPTS_INIT (or pass NULL for all defaults). */
 typedef struct cio_stream_opts {
-    ssize_t limit;           /* reader limit; <= 0 is -EINVAL (default 64 KiB) */
-    size_t high_water;       /* 0: the transport's default */
-    size_t low_water;        /* 0: high_water / 4 */
-    double close_timeout;    /* graceful close bound, seconds (default 30) */
+    ssize_t limit;        /* reader limit; <= 0 is -EINVAL (default 64 KiB) */
+    size_t high_water;    /* 0: the transport's default */
+    size_t low_water;     /* 0: high_water / 4 */
+    double close_timeout; /* graceful close bound, seconds (default 30) */
 } cio_stream_opts;
+/* clang-format off */
 #define CIO_STREAM_OPTS_INIT {CIO_DEFAULT_LIMIT, 0, 0, CIO_DEFAULT_CLOSE_TIMEOUT}
+/* clang-format on */
 
 /* ======================================================================
  * Opening connections
@@ -53,17 +55,19 @@ typedef struct cio_stream_opts {
 
 typedef struct cio_connect_opts {
     cio_stream_opts stream;
-    int family;                  /* AF_UNSPEC (default), AF_INET or AF_INET6 */
-    const char *local_host;      /* bind before connecting (asyncio local_addr) */
+    int family;             /* AF_UNSPEC (default), AF_INET or AF_INET6 */
+    const char *local_host; /* bind before connecting (asyncio local_addr) */
     uint16_t local_port;
     double happy_eyeballs_delay; /* RFC 8305 stagger, seconds; 0 disables (default 0.25) */
     /* TLS (see cio/tls.h); NULL for plain TCP. */
     cio_tls_ctx *tls;
-    const char *server_hostname; /* SNI and verification; defaults to host */
+    const char *server_hostname;  /* SNI and verification; defaults to host */
     double tls_handshake_timeout; /* default 60 s */
     double tls_shutdown_timeout;  /* default 30 s */
 } cio_connect_opts;
+/* clang-format off */
 #define CIO_CONNECT_OPTS_INIT {CIO_STREAM_OPTS_INIT, 0, NULL, 0, 0.25, NULL, NULL, 60.0, 30.0}
+/* clang-format on */
 
 /* asyncio.open_connection(host, port): resolve host (numeric addresses at
  * once, names through the thread pool), connect with Happy Eyeballs, and
@@ -233,18 +237,20 @@ typedef void (*cio_conn_handler)(cio_stream *s, void *arg);
 
 typedef struct cio_server_opts {
     cio_stream_opts stream;
-    int backlog;          /* listen backlog (default 100) */
-    bool reuse_address;   /* SO_REUSEADDR (default on) */
-    bool reuse_port;      /* SO_REUSEPORT (default off) */
-    bool keep_alive;      /* SO_KEEPALIVE on accepted sockets (default off) */
-    bool start_serving;   /* accept at once (default on) */
-    int family;           /* AF_UNSPEC (default): every family the host has */
+    int backlog;        /* listen backlog (default 100) */
+    bool reuse_address; /* SO_REUSEADDR (default on) */
+    bool reuse_port;    /* SO_REUSEPORT (default off) */
+    bool keep_alive;    /* SO_KEEPALIVE on accepted sockets (default off) */
+    bool start_serving; /* accept at once (default on) */
+    int family;         /* AF_UNSPEC (default): every family the host has */
     /* TLS (see cio/tls.h) */
     cio_tls_ctx *tls;
     double tls_handshake_timeout; /* default 60 s */
     double tls_shutdown_timeout;  /* default 30 s */
 } cio_server_opts;
+/* clang-format off */
 #define CIO_SERVER_OPTS_INIT {CIO_STREAM_OPTS_INIT, 100, true, false, false, true, 0, NULL, 60.0, 30.0}
+/* clang-format on */
 
 /* asyncio.start_server(handler, host, port).  host NULL or "" binds every
  * interface: 0.0.0.0 and :: as two sockets (IPV6_V6ONLY on); a

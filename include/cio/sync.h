@@ -27,7 +27,9 @@ typedef struct cio_event {
     cio__node waiters;
     bool set;
 } cio_event;
+/* clang-format off */
 #define CIO_EVENT_INIT {{0, 0}, false}
+/* clang-format on */
 
 /* Prepare an unset event (CIO_EVENT_INIT or zero-fill also do). */
 CIO_EXTERN void cio_event_init(cio_event *e);
@@ -47,7 +49,9 @@ typedef struct cio_lock {
     cio__node waiters;
     bool locked;
 } cio_lock;
+/* clang-format off */
 #define CIO_LOCK_INIT {{0, 0}, false}
+/* clang-format on */
 
 /* Prepare an unlocked lock (CIO_LOCK_INIT or zero-fill also do). */
 CIO_EXTERN void cio_lock_init(cio_lock *l);
@@ -70,7 +74,9 @@ typedef struct cio_cond {
     cio_lock *lock;
     cio__node waiters;
 } cio_cond;
+/* clang-format off */
 #define CIO_COND_INIT(lockp) {(lockp), {0, 0}}
+/* clang-format on */
 
 /* lock: the lock this condition uses (required; must outlive it).  Unlike
  * asyncio there is no implicit lock: a condition without one reports
@@ -101,8 +107,12 @@ typedef struct cio_sem {
     size_t value;
     size_t bound; /* BoundedSemaphore: initial value + 1; 0: unbounded */
 } cio_sem;
+/* clang-format off */
 #define CIO_SEM_INIT(n) {{0, 0}, (n), 0}
+/* clang-format on */
+/* clang-format off */
 #define CIO_BOUNDED_SEM_INIT(n) {{0, 0}, (n), (size_t)(n) + 1}
+/* clang-format on */
 
 /* A Semaphore with value permits (CIO_SEM_INIT(n) also does). */
 CIO_EXTERN void cio_sem_init(cio_sem *s, size_t value);

@@ -63,13 +63,15 @@ typedef struct cio_tls_client_opts {
     bool no_check_hostname; /* verify the chain but not the name (check_hostname=False) */
     bool no_verify;         /* DANGEROUS: accept any certificate (CERT_NONE); implies the above */
 } cio_tls_client_opts;
+/* clang-format off */
 #define CIO_TLS_CLIENT_OPTS_INIT {NULL, NULL, NULL, NULL, NULL, 0, 0, false, false}
+/* clang-format on */
 
 /* Client certificate policy of a server. */
 enum cio_tls_verify_client {
-    CIO_TLS_VERIFY_NONE = 0,  /* do not ask for one (default) */
-    CIO_TLS_VERIFY_OPTIONAL,  /* ask; verify it if the client sends one */
-    CIO_TLS_VERIFY_REQUIRED,  /* ask; fail the handshake without a valid one */
+    CIO_TLS_VERIFY_NONE = 0, /* do not ask for one (default) */
+    CIO_TLS_VERIFY_OPTIONAL, /* ask; verify it if the client sends one */
+    CIO_TLS_VERIFY_REQUIRED, /* ask; fail the handshake without a valid one */
 };
 
 /* SNI hook of a server: called during each handshake with the name the
@@ -89,14 +91,16 @@ typedef struct cio_tls_server_opts {
     const char *client_cafile; /* CAs that client certificates must chain to */
     const char *client_capath;
     enum cio_tls_verify_client verify_client; /* != NONE needs client_cafile/capath */
-    const char *alpn;          /* protocols we speak, preferred first: "h2,http/1.1" */
-    int min_version;           /* 0: CIO_TLS_VERSION_1_2 */
-    int max_version;           /* 0: the newest supported */
-    cio_tls_sni_fn sni;        /* optional */
+    const char *alpn;   /* protocols we speak, preferred first: "h2,http/1.1" */
+    int min_version;    /* 0: CIO_TLS_VERSION_1_2 */
+    int max_version;    /* 0: the newest supported */
+    cio_tls_sni_fn sni; /* optional */
     void *sni_arg;
 } cio_tls_server_opts;
-#define CIO_TLS_SERVER_OPTS_INIT \
-    {NULL, NULL, NULL, NULL, CIO_TLS_VERIFY_NONE, NULL, 0, 0, NULL, NULL}
+#define CIO_TLS_SERVER_OPTS_INIT                                                                   \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, CIO_TLS_VERIFY_NONE, NULL, 0, 0, NULL, NULL                        \
+    }
 
 /* Make a client context (asyncio ssl.create_default_context()); opts may
  * be NULL.  Returns 0 with *out set, -ENOENT/-EACCES for unreadable files,
@@ -132,8 +136,10 @@ typedef struct cio_start_tls_opts {
     double handshake_timeout;    /* seconds, > 0 (default 60) */
     double shutdown_timeout;     /* seconds, > 0 (default 30) */
 } cio_start_tls_opts;
-#define CIO_START_TLS_OPTS_INIT \
-    {NULL, CIO_DEFAULT_TLS_HANDSHAKE_TIMEOUT, CIO_DEFAULT_TLS_SHUTDOWN_TIMEOUT}
+#define CIO_START_TLS_OPTS_INIT                                                                    \
+    {                                                                                              \
+        NULL, CIO_DEFAULT_TLS_HANDSHAKE_TIMEOUT, CIO_DEFAULT_TLS_SHUTDOWN_TIMEOUT                  \
+    }
 
 /* Upgrade a live plain stream to TLS in place and run the handshake in
  * the calling task: the client side with a client context, the server

@@ -81,8 +81,7 @@ static int ep_poll(cio_loop *loop, int64_t timeout_ns)
             io->hup = true;
         if (e & EPOLLERR)
             io->error = true;
-        cio__io_ready(io, e & (EPOLLIN | EPOLLRDHUP), e & EPOLLOUT,
-                      e & (EPOLLERR | EPOLLHUP));
+        cio__io_ready(io, e & (EPOLLIN | EPOLLRDHUP), e & EPOLLOUT, e & (EPOLLERR | EPOLLHUP));
     }
     return 0;
 }
