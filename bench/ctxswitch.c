@@ -14,42 +14,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include <cio.h>
+
+#include "bench_util.h"
 
 #include "../src/arch/arch.h"
 
 enum { RUNS = 7 };
-
-/* The benchmark clock: the process's CPU time (user + system), so that
- * other load on the machine does not inflate the results; equal to wall
- * time on an idle machine, since nothing here blocks.  CIO_BENCH_CLOCK=wall
- * measures wall time instead. */
-static int64_t now_ns(void)
-{
-    static int wall = -1;
-    if (wall < 0) {
-        const char *e = getenv("CIO_BENCH_CLOCK");
-        wall = e && strcmp(e, "wall") == 0;
-    }
-    struct timespec ts;
-    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return v[n / 2];
-}
 
 /* ---- yield ping-pong ------------------------------------------------------ */
 

@@ -5,8 +5,8 @@
  * buffer shared by all connections: tasks of a loop never run at the same
  * time and cio_write copies what the socket does not take at once. */
 #include <cio.h>
-#include <stdio.h>
-#include <stdlib.h>
+
+#include "bench_util.h"
 
 static char buf[65536];
 
@@ -20,26 +20,7 @@ static void echo(cio_stream *s, void *arg)
     }
 }
 
-static intptr_t serve(void *arg)
-{
-    cio_server *srv;
-    cio_server_opts opts = CIO_SERVER_OPTS_INIT;
-    opts.backlog = 4096; /* as the peers use: scenario (c) opens 1000 connections at once */
-    int rc = cio_start_server(&srv, echo, NULL, "127.0.0.1", (uint16_t)atoi(arg), &opts);
-    if (rc) {
-        fprintf(stderr, "echo_server: %s\n", cio_strerror(rc));
-        return 1;
-    }
-    rc = cio_server_serve_forever(srv);
-    cio_server_free(srv);
-    return rc ? 1 : 0;
-}
-
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: echo_server PORT\n");
-        return 2;
-    }
-    return (int)cio_run(serve, argv[1]);
+    return bench_server_main("echo_server", echo, argc, argv);
 }

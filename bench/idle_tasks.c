@@ -20,40 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cio.h>
 
+#include "bench_util.h"
+
 enum { RUNS = 7, NTASKS = 100000 };
-
-/* The benchmark clock: the process's CPU time (user + system), so that
- * other load on the machine does not inflate the results; equal to wall
- * time on an idle machine, since nothing here blocks.  CIO_BENCH_CLOCK=wall
- * measures wall time instead. */
-static int64_t now_ns(void)
-{
-    static int wall = -1;
-    if (wall < 0) {
-        const char *e = getenv("CIO_BENCH_CLOCK");
-        wall = e && strcmp(e, "wall") == 0;
-    }
-    struct timespec ts;
-    clock_gettime(wall ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return v[n / 2];
-}
 
 /* A "VmRSS:" style field of /proc/self/status, in KiB. */
 static long status_kib(const char *field)
