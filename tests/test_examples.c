@@ -9,213 +9,18 @@
  * child also dies with the test process (PR_SET_PDEATHSIG). */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cio.h"
 
-#define EX(name) CIO_TEST_BINARY_DIR "/examples/" name
 #define STEP 5.0 /* seconds: the bound of any single step */
-
-/* ---- child processes --------------------------------------------------------- */
-
-typedef struct child {
-    pid_t pid;
-    int out;          /* read end of its stdout; -1 after EOF */
-    char log[65536];  /* everything it printed, NUL-terminated */
-    size_t len, next; /* bytes in log; start of the first line not yet taken */
-} child;
-
-static pid_t kids[16];
-static int nkids;
-static char tmpdir[64];
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void forget(pid_t pid)
-{
-    for (int i = 0; i < nkids; i++)
-        if (kids[i] == pid)
-            kids[i] = 0;
-}
-
-static void teardown(void)
-{
-    for (int i = 0; i < nkids; i++) {
-        if (kids[i] > 0) {
-            kill(kids[i], SIGKILL);
-            waitpid(kids[i], NULL, 0);
-        }
-    }
-    nkids = 0;
-    if (tmpdir[0]) {
-        char path[128];
-        const char *files[] = {"cert.pem", "key.pem"};
-        for (size_t i = 0; i < 2; i++) {
-            snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
-            unlink(path);
-        }
-        rmdir(tmpdir);
-        tmpdir[0] = '\0';
-    }
-}
-
-/* Start argv with stdin/stdout/stderr on in/out/err (-1: inherit). */
-static pid_t spawn(char *const argv[], int in, int out, int err)
-{
-    cr_assert_lt(nkids, (int)(sizeof(kids) / sizeof(kids[0])));
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* Async-signal-safe calls only: the parent may have threads. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGPIPE, SIG_DFL);
-        if ((in >= 0 && dup2(in, 0) < 0) || (out >= 0 && dup2(out, 1) < 0) ||
-            (err >= 0 && dup2(err, 2) < 0))
-            _exit(127);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    kids[nkids++] = pid;
-    return pid;
-}
-
-/* Start argv with its stdout on a pipe read through c, stderr on err. */
-static void child_start(child *c, char *const argv[], int err)
-{
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    memset(c, 0, sizeof(*c));
-    c->pid = spawn(argv, -1, p[1], err);
-    close(p[1]);
-    c->out = p[0];
-}
-
-/* Read what c has printed, waiting until deadline; false on timeout. */
-static bool child_read(child *c, double deadline)
-{
-    if (c->out < 0)
-        return true;
-    struct pollfd pfd = {.fd = c->out, .events = POLLIN};
-    double left = deadline - now();
-    if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-        return false;
-    cr_assert_lt(c->len, sizeof(c->log) - 1, "%d printed too much:\n%s", (int)c->pid, c->log);
-    ssize_t n = read(c->out, c->log + c->len, sizeof(c->log) - 1 - c->len);
-    cr_assert_geq(n, 0, "read: %s", strerror(errno));
-    if (n == 0) {
-        close(c->out);
-        c->out = -1;
-    }
-    c->len += (size_t)n;
-    c->log[c->len] = '\0';
-    return true;
-}
-
-/* The next line c prints (without its newline), within STEP seconds. */
-static const char *child_line(child *c)
-{
-    static char line[1024];
-    double deadline = now() + STEP;
-    char *nl;
-    while (!(nl = strchr(c->log + c->next, '\n'))) {
-        cr_assert(c->out >= 0, "%d ended; it printed:\n%s", (int)c->pid, c->log);
-        cr_assert(child_read(c, deadline), "%d printed no line in %g s", (int)c->pid, STEP);
-    }
-    size_t n = (size_t)(nl - (c->log + c->next));
-    cr_assert_lt(n, sizeof(line));
-    memcpy(line, c->log + c->next, n);
-    line[n] = '\0';
-    c->next += n + 1;
-    return line;
-}
-
-/* Read c's output to EOF and reap it, within STEP seconds; its status. */
-static int child_wait(child *c)
-{
-    double deadline = now() + STEP;
-    while (c->out >= 0)
-        cr_assert(child_read(c, deadline), "%d did not exit in %g s; it printed:\n%s", (int)c->pid,
-                  STEP, c->log);
-    int status;
-    cr_assert_eq(waitpid(c->pid, &status, 0), c->pid);
-    forget(c->pid);
-    return status;
-}
-
-static void assert_exit(int status, int code, const char *log)
-{
-    cr_assert(WIFEXITED(status), "killed by signal %d; output:\n%s",
-              WIFSIGNALED(status) ? WTERMSIG(status) : 0, log);
-    cr_assert_eq(WEXITSTATUS(status), code, "exit status %d, not %d; output:\n%s",
-                 WEXITSTATUS(status), code, log);
-}
-
-/* Run argv to completion (within STEP seconds): its stdout in c->log,
- * its stderr in err (small: read once it has exited).  Its status. */
-static int run(char *const argv[], child *c, char *err, size_t cap)
-{
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    child_start(c, argv, p[1]);
-    close(p[1]);
-    int status = child_wait(c);
-    ssize_t n, len = 0;
-    while ((n = read(p[0], err + len, cap - 1 - (size_t)len)) > 0)
-        len += n;
-    err[len] = '\0';
-    close(p[0]);
-    return status;
-}
-
-/* A server example: started, its port taken from the first line. */
-static uint16_t server_start(child *c, char *const argv[])
-{
-    child_start(c, argv, -1);
-    const char *first = child_line(c);
-    const char *want = "listening on 127.0.0.1:";
-    cr_assert_eq(strncmp(first, want, strlen(want)), 0, "first line: %s", first);
-    long port = strtol(first + strlen(want), NULL, 10);
-    cr_assert(port > 0 && port < 65536, "first line: %s", first);
-    return (uint16_t)port;
-}
-
-/* SIGTERM or SIGINT, then a clean exit 0 within STEP seconds. */
-static void server_stop(child *c, int sig)
-{
-    cr_assert_eq(kill(c->pid, sig), 0);
-    assert_exit(child_wait(c), 0, c->log);
-}
-
-static bool have(const char *prog)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-    return system(cmd) == 0;
-}
+#include "proc_helpers.h"
 
 static const char *port_str(uint16_t port)
 {
@@ -224,29 +29,6 @@ static const char *port_str(uint16_t port)
     char *b = bufs[i++ % 4];
     snprintf(b, sizeof(bufs[0]), "%u", (unsigned)port);
     return b;
-}
-
-/* A loopback TCP socket bound to a free port: listening (with the
- * smallest backlog, never accepting) or not. */
-static int loopback_socket(bool listening, uint16_t *port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, len), 0);
-    cr_assert_eq(listening ? listen(fd, 0) : 0, 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-/* stderr holds exactly one line that contains `part`. */
-static void assert_one_line(const char *err, const char *part)
-{
-    const char *nl = strchr(err, '\n');
-    cr_assert(nl && nl[1] == '\0', "stderr is not one line: \"%s\"", err);
-    cr_assert(strstr(err, part), "stderr lacks \"%s\": %s", part, err);
 }
 
 /* ---- cio clients (run in tasks) --------------------------------------------- */
@@ -314,20 +96,22 @@ static cio_stream *s_connect(uint16_t port)
 
 /* ---- --help and usage errors ---------------------------------------------------- */
 
-Test(examples, help_and_bad_usage, .fini = teardown, .timeout = 60)
+Test(examples, help_and_bad_usage, .fini = proc_teardown, .timeout = 60)
 {
     static const char *const names[] = {"echo_server", "echo_client", "wait_for_data",
                                         "chat_server", "timeouts",    "pipeline"};
-    static child c;
-    char path[256], err[1024], want[64];
+    static struct result r;
+    char path[256], want[64];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(path, sizeof(path), "%s/examples/%s", CIO_TEST_BINARY_DIR, names[i]);
-        assert_exit(run((char *[]){path, "--help", NULL}, &c, err, sizeof(err)), 0, err);
+        run((char *[]){path, "--help", NULL}, &r);
+        assert_exit(&r, 0);
         snprintf(want, sizeof(want), "usage: %s ", names[i]);
-        cr_assert_eq(strncmp(c.log, want, strlen(want)), 0, "%s --help: %s", names[i], c.log);
-        cr_assert(strstr(c.log, "--help"), "%s --help: %s", names[i], c.log);
-        assert_exit(run((char *[]){path, "--no-such-option", NULL}, &c, err, sizeof(err)), 2, err);
-        assert_one_line(err, "--no-such-option");
+        cr_assert_eq(strncmp(r.out, want, strlen(want)), 0, "%s --help: %s", names[i], r.out);
+        cr_assert(strstr(r.out, "--help"), "%s --help: %s", names[i], r.out);
+        run((char *[]){path, "--no-such-option", NULL}, &r);
+        assert_exit(&r, 2);
+        assert_one_line(&r, "--no-such-option");
     }
 }
 
@@ -356,16 +140,15 @@ static intptr_t big_echo(void *arg)
     return 0;
 }
 
-Test(examples, echo_server_and_client, .fini = teardown, .timeout = 60)
+Test(examples, echo_server_and_client, .fini = proc_teardown, .timeout = 60)
 {
-    static child srv, cli;
-    char err[1024];
+    static child srv;
+    static struct result r;
     uint16_t port = server_start(&srv, (char *[]){EX("echo_server"), "--port", "0", NULL});
-    int st = run(
-        (char *[]){EX("echo_client"), "--port", (char *)port_str(port), "hello,", "world", NULL},
-        &cli, err, sizeof(err));
-    assert_exit(st, 0, err);
-    cr_assert_str_eq(cli.log, "hello, world\n");
+    run((char *[]){EX("echo_client"), "--port", (char *)port_str(port), "hello,", "world", NULL},
+        &r);
+    assert_exit(&r, 0);
+    cr_assert_str_eq(r.out, "hello, world\n");
     const char *line = child_line(&srv);
     cr_assert(strncmp(line, "connection from 127.0.0.1:", 26) == 0, "server: %s", line);
     line = child_line(&srv);
@@ -397,82 +180,62 @@ static intptr_t line_echo(void *arg)
     return 0;
 }
 
-Test(examples, echo_lines, .fini = teardown, .timeout = 60)
+Test(examples, echo_lines, .fini = proc_teardown, .timeout = 60)
 {
-    static child srv, cli;
-    char err[1024];
+    static child srv;
+    static struct result r;
     uint16_t port = server_start(
         &srv, (char *[]){EX("echo_server"), "--lines", "--max-line", "100", "--port", "0", NULL});
-    int st = run((char *[]){EX("echo_client"), "--lines", "--port", (char *)port_str(port), "one",
-                            "two words", NULL},
-                 &cli, err, sizeof(err));
-    assert_exit(st, 0, err);
-    cr_assert_str_eq(cli.log, "one\ntwo words\n");
+    run((char *[]){EX("echo_client"), "--lines", "--port", (char *)port_str(port), "one",
+                   "two words", NULL},
+        &r);
+    assert_exit(&r, 0);
+    cr_assert_str_eq(r.out, "one\ntwo words\n");
     cr_assert_eq(cio_run(line_echo, &port), 0);
     server_stop(&srv, SIGINT);
 }
 
-/* A throwaway self-signed certificate for localhost / 127.0.0.1, made in
- * a fresh temporary directory (removed by the teardown). */
-static void make_cert(char *cert, char *key, size_t cap)
+Test(examples, echo_tls, .fini = proc_teardown, .timeout = 60)
 {
-    static child c;
-    char err[4096];
-    strcpy(tmpdir, "/tmp/cio-examples-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmpdir));
-    snprintf(cert, cap, "%s/cert.pem", tmpdir);
-    snprintf(key, cap, "%s/key.pem", tmpdir);
-    int st = run((char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
-                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "1",
-                            "-keyout", key, "-out", cert, NULL},
-                 &c, err, sizeof(err));
-    assert_exit(st, 0, err);
-}
-
-Test(examples, echo_tls, .fini = teardown, .timeout = 60)
-{
-    static child srv, cli;
-    char err[1024], cert[96], key[96];
-    make_cert(cert, key, sizeof(cert));
+    static child srv;
+    static struct result r;
+    make_cert("local", "localhost", "DNS:localhost,IP:127.0.0.1");
+    char *cert = in_tmp("local.pem"), *key = in_tmp("local.key");
     uint16_t port = server_start(&srv, (char *[]){EX("echo_server"), "--tls-cert", cert,
                                                   "--tls-key", key, "--port", "0", NULL});
-    int st = run((char *[]){EX("echo_client"), "--tls", "--cafile", cert, "--port",
-                            (char *)port_str(port), "over TLS", NULL},
-                 &cli, err, sizeof(err));
-    assert_exit(st, 0, err);
-    cr_assert_str_eq(cli.log, "over TLS\n");
+    run((char *[]){EX("echo_client"), "--tls", "--cafile", cert, "--port", (char *)port_str(port),
+                   "over TLS", NULL},
+        &r);
+    assert_exit(&r, 0);
+    cr_assert_str_eq(r.out, "over TLS\n");
     /* Without --cafile the self-signed certificate is not trusted. */
-    st = run((char *[]){EX("echo_client"), "--tls", "--port", (char *)port_str(port), "x", NULL},
-             &cli, err, sizeof(err));
-    assert_exit(st, 1, err);
-    assert_one_line(err, "certificate");
+    run((char *[]){EX("echo_client"), "--tls", "--port", (char *)port_str(port), "x", NULL}, &r);
+    assert_exit(&r, 1);
+    assert_one_line(&r, "certificate");
     server_stop(&srv, SIGTERM);
 }
 
-Test(examples, echo_client_failures, .fini = teardown, .timeout = 60)
+Test(examples, echo_client_failures, .fini = proc_teardown, .timeout = 60)
 {
-    static child cli;
-    char err[1024];
+    static struct result r;
     uint16_t port;
     int fd = loopback_socket(false, &port); /* bound, not listening: refused */
-    int st = run((char *[]){EX("echo_client"), "--port", (char *)port_str(port), "x", NULL}, &cli,
-                 err, sizeof(err));
-    assert_exit(st, 1, err);
-    assert_one_line(err, "Connection refused");
+    run((char *[]){EX("echo_client"), "--port", (char *)port_str(port), "x", NULL}, &r);
+    assert_exit(&r, 1);
+    assert_one_line(&r, "Connection refused");
     close(fd);
 
     fd = loopback_socket(true, &port); /* connects, never answers */
-    st = run((char *[]){EX("echo_client"), "--timeout", "0.3", "--port", (char *)port_str(port),
-                        "x", NULL},
-             &cli, err, sizeof(err));
-    assert_exit(st, 1, err);
-    assert_one_line(err, "timed out");
+    run((char *[]){EX("echo_client"), "--timeout", "0.3", "--port", (char *)port_str(port), "x",
+                   NULL},
+        &r);
+    assert_exit(&r, 1);
+    assert_one_line(&r, "timed out");
     close(fd);
 
-    st = run((char *[]){EX("echo_client"), "x", NULL}, &cli, err, sizeof(err));
-    assert_exit(st, 2, err);
-    assert_one_line(err, "--port");
+    run((char *[]){EX("echo_client"), "x", NULL}, &r);
+    assert_exit(&r, 2);
+    assert_one_line(&r, "--port");
 }
 
 struct idle_args {
@@ -505,7 +268,7 @@ static intptr_t shutdown_client(void *arg)
     return 0;
 }
 
-Test(examples, echo_idle_timeout_and_graceful_shutdown, .fini = teardown, .timeout = 60)
+Test(examples, echo_idle_timeout_and_graceful_shutdown, .fini = proc_teardown, .timeout = 60)
 {
     static child srv;
     struct idle_args a;
@@ -520,31 +283,28 @@ Test(examples, echo_idle_timeout_and_graceful_shutdown, .fini = teardown, .timeo
     a.port = server_start(&srv, (char *[]){EX("echo_server"), "--port", "0", NULL});
     a.server = srv.pid;
     cr_assert_eq(cio_run(shutdown_client, &a), 0);
-    assert_exit(child_wait(&srv), 0, srv.log);
+    assert_status(child_wait(&srv), 0, srv.log);
     cr_assert(strstr(srv.log, "closed by the server"), "server:\n%s", srv.log);
 }
 
 /* ---- wait_for_data, timeouts, pipeline --------------------------------------------- */
 
-Test(examples, wait_for_data, .fini = teardown, .timeout = 60)
+Test(examples, wait_for_data, .fini = proc_teardown, .timeout = 60)
 {
-    static child c;
-    char err[1024];
-    assert_exit(run((char *[]){EX("wait_for_data"), NULL}, &c, err, sizeof(err)), 0, err);
-    cr_assert_str_eq(c.log, "Received: abc\n");
-    assert_exit(run((char *[]){EX("wait_for_data"), "--message", "from the other end", NULL}, &c,
-                    err, sizeof(err)),
-                0, err);
-    cr_assert_str_eq(c.log, "Received: from the other end\n");
+    static struct result r;
+    run((char *[]){EX("wait_for_data"), NULL}, &r);
+    assert_exit(&r, 0);
+    cr_assert_str_eq(r.out, "Received: abc\n");
+    run((char *[]){EX("wait_for_data"), "--message", "from the other end", NULL}, &r);
+    assert_exit(&r, 0);
+    cr_assert_str_eq(r.out, "Received: from the other end\n");
 }
 
-Test(examples, timeouts, .fini = teardown, .timeout = 60)
+Test(examples, timeouts, .fini = proc_teardown, .timeout = 60)
 {
-    static child c;
-    char err[1024];
-    int st = run((char *[]){EX("timeouts"), "--timeout", "0.2", "--delay", "0.5", NULL}, &c, err,
-                 sizeof(err));
-    assert_exit(st, 0, err);
+    static struct result r;
+    run((char *[]){EX("timeouts"), "--timeout", "0.2", "--delay", "0.5", NULL}, &r);
+    assert_exit(&r, 0);
     static const char *const want[] = {
         "step 1: connect #1: connected",
         "step 1: connect #2: wait_for(open_connection, 0.2): TimeoutError after ",
@@ -556,23 +316,22 @@ Test(examples, timeouts, .fini = teardown, .timeout = 60)
         "step 3: the whole exchange overran its 0.2 s deadline",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        cr_assert(strstr(c.log, want[i]), "no \"%s\" in:\n%s", want[i], c.log);
+        cr_assert(strstr(r.out, want[i]), "no \"%s\" in:\n%s", want[i], r.out);
 }
 
-Test(examples, pipeline, .fini = teardown, .timeout = 60)
+Test(examples, pipeline, .fini = proc_teardown, .timeout = 60)
 {
-    static child c;
-    char err[1024];
-    int st = run((char *[]){EX("pipeline"), "--producers", "3", "--consumers", "2", "--items", "20",
-                            "--queue-size", "3", "--work", "0.001", NULL},
-                 &c, err, sizeof(err));
-    assert_exit(st, 0, err);
-    cr_assert(strstr(c.log, "60 items produced, 60 consumed exactly once, each producer's in "
+    static struct result r;
+    run((char *[]){EX("pipeline"), "--producers", "3", "--consumers", "2", "--items", "20",
+                   "--queue-size", "3", "--work", "0.001", NULL},
+        &r);
+    assert_exit(&r, 0);
+    cr_assert(strstr(r.out, "60 items produced, 60 consumed exactly once, each producer's in "
                             "order\n"),
-              "%s", c.log);
-    cr_assert(strstr(c.log, "the queue never held more than 3 (maxsize 3)"), "%s", c.log);
-    const char *w = strstr(c.log, "producers waited for room ");
-    cr_assert(w && atoi(w + strlen("producers waited for room ")) > 0, "%s", c.log);
+              "%s", r.out);
+    cr_assert(strstr(r.out, "the queue never held more than 3 (maxsize 3)"), "%s", r.out);
+    const char *w = strstr(r.out, "producers waited for room ");
+    cr_assert(w && atoi(w + strlen("producers waited for room ")) > 0, "%s", r.out);
 }
 
 /* ---- chat_server ------------------------------------------------------------------ */
@@ -705,7 +464,7 @@ static void chat_scenario(const char *max_queue, const char *drain_timeout, cons
                                             "--drain-timeout", (char *)drain_timeout, "--port", "0",
                                             NULL});
     cr_assert_eq(cio_run(chat_main, &ca), 0);
-    assert_exit(child_wait(&srv), 0, srv.log);
+    assert_status(child_wait(&srv), 0, srv.log);
     char want[64];
     snprintf(want, sizeof(want), "guest3 dropped: %s\n", reason);
     cr_assert(strstr(srv.log, want), "server:\n%s", srv.log);
@@ -713,13 +472,13 @@ static void chat_scenario(const char *max_queue, const char *drain_timeout, cons
 }
 
 /* The slow client's outbox overflows first. */
-Test(examples, chat_drops_a_client_whose_queue_overflows, .fini = teardown, .timeout = 60)
+Test(examples, chat_drops_a_client_whose_queue_overflows, .fini = proc_teardown, .timeout = 60)
 {
     chat_scenario("16", "30", "outbox full");
 }
 
 /* The slow client's drain times out first. */
-Test(examples, chat_drops_a_client_that_does_not_drain, .fini = teardown, .timeout = 60)
+Test(examples, chat_drops_a_client_that_does_not_drain, .fini = proc_teardown, .timeout = 60)
 {
     chat_scenario("100000", "0.3", "not reading");
 }
@@ -761,11 +520,11 @@ static intptr_t chat_tls_main(void *arg)
     return 0;
 }
 
-Test(examples, chat_tls, .fini = teardown, .timeout = 60)
+Test(examples, chat_tls, .fini = proc_teardown, .timeout = 60)
 {
     static child srv;
-    char cert[96], key[96];
-    make_cert(cert, key, sizeof(cert));
+    make_cert("local", "localhost", "DNS:localhost,IP:127.0.0.1");
+    char *cert = in_tmp("local.pem"), *key = in_tmp("local.key");
     struct chat_tls_args a = {0, cert};
     a.port = server_start(&srv, (char *[]){EX("chat_server"), "--tls-cert", cert, "--tls-key", key,
                                            "--port", "0", NULL});

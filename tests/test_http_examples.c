@@ -20,224 +20,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define EX(name) CIO_TEST_BINARY_DIR "/examples/" name
 #define STEP 10.0 /* seconds: the bound of any one step */
+#include "proc_helpers.h"
 
-/* ---- child processes --------------------------------------------------------- */
-
-static pid_t kids[16];
-static int nkids;
-static char tmpdir[64];
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void teardown(void)
-{
-    for (int i = 0; i < nkids; i++) {
-        if (kids[i] > 0) {
-            kill(-kids[i], SIGKILL); /* its group: the demo's servers too */
-            waitpid(kids[i], NULL, 0);
-        }
-    }
-    nkids = 0;
-    if (tmpdir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        cr_expect_eq(system(cmd), 0);
-        tmpdir[0] = '\0';
-    }
-}
-
-TestSuite(http_examples, .fini = teardown, .timeout = 90);
-
-static void reaped(pid_t pid)
-{
-    for (int i = 0; i < nkids; i++)
-        if (kids[i] == pid)
-            kids[i] = 0;
-}
-
-/* Start argv with stdin on /dev/null, stdout/stderr on out/err (-1:
- * inherit), signals as a shell would leave them, in a process group of
- * its own that the teardown can kill whole. */
-static pid_t spawn(char *const argv[], int out, int err)
-{
-    cr_assert_lt(nkids, (int)(sizeof(kids) / sizeof(kids[0])));
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        /* Async-signal-safe calls only from here. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || setpgid(0, 0) < 0)
-            _exit(127);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        int in = open("/dev/null", O_RDONLY);
-        if (in < 0 || dup2(in, 0) < 0 || (out >= 0 && dup2(out, 1) < 0) ||
-            (err >= 0 && dup2(err, 2) < 0))
-            _exit(127);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    setpgid(pid, pid); /* as the child does: whichever runs first */
-    kids[nkids++] = pid;
-    return pid;
-}
-
-/* Read fd into buf (NUL-terminated, *len so far) until EOF or deadline;
- * false on timeout.  A full buffer is an error: output must stay small. */
-static bool drain_until(int fd, char *buf, size_t cap, size_t *len, double deadline, bool *eof)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    double left = deadline - now();
-    if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
-        return false;
-    cr_assert_lt(*len, cap - 1, "too much output:\n%s", buf);
-    ssize_t n = read(fd, buf + *len, cap - 1 - *len);
-    cr_assert_geq(n, 0, "read: %s", strerror(errno));
-    *eof = n == 0;
-    *len += (size_t)n;
-    buf[*len] = '\0';
-    return true;
-}
-
-struct result {
-    int status;
-    char out[64 * 1024], err[8 * 1024];
-};
-
-/* Run argv to completion within `seconds`: stdout, stderr, status. */
-static void run_for(char *const argv[], struct result *r, double seconds)
-{
-    int o[2], e[2];
-    cr_assert_eq(pipe2(o, O_CLOEXEC), 0);
-    cr_assert_eq(pipe2(e, O_CLOEXEC), 0);
-    pid_t pid = spawn(argv, o[1], e[1]);
-    close(o[1]);
-    close(e[1]);
-    size_t olen = 0, elen = 0;
-    bool oeof = false, eeof = false;
-    double deadline = now() + seconds;
-    r->out[0] = r->err[0] = '\0';
-    while (!oeof || !eeof) {
-        struct pollfd p[2] = {{.fd = oeof ? -1 : o[0], .events = POLLIN},
-                              {.fd = eeof ? -1 : e[0], .events = POLLIN}};
-        double left = deadline - now();
-        cr_assert(left > 0 && poll(p, 2, (int)(left * 1000) + 1) > 0,
-                  "%s did not finish in %g s; stdout:\n%s\nstderr:\n%s", argv[0], seconds, r->out,
-                  r->err);
-        if (p[0].revents)
-            drain_until(o[0], r->out, sizeof(r->out), &olen, deadline, &oeof);
-        if (p[1].revents)
-            drain_until(e[0], r->err, sizeof(r->err), &elen, deadline, &eeof);
-    }
-    close(o[0]);
-    close(e[0]);
-    cr_assert_eq(waitpid(pid, &r->status, 0), pid);
-    reaped(pid);
-}
-
-static void run(char *const argv[], struct result *r)
-{
-    run_for(argv, r, STEP);
-}
-
-static void assert_exit(const struct result *r, int code)
-{
-    cr_assert(WIFEXITED(r->status) && WEXITSTATUS(r->status) == code,
-              "status 0x%x, expected exit %d; stdout:\n%s\nstderr:\n%s", r->status, code, r->out,
-              r->err);
-}
-
-/* stderr is exactly one line, containing `part`. */
-static void assert_one_line(const struct result *r, const char *part)
-{
-    const char *nl = strchr(r->err, '\n');
-    cr_assert(nl && nl[1] == '\0', "stderr is not one line: \"%s\"", r->err);
-    cr_assert(strstr(r->err, part), "stderr lacks \"%s\": %s", part, r->err);
-}
-
-static bool have(const char *prog)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
-    return system(cmd) == 0;
-}
+TestSuite(http_examples, .fini = proc_teardown, .timeout = 90);
 
 /* ---- servers ----------------------------------------------------------------------- */
 
-struct server {
-    pid_t pid;
-    int out; /* its stdout */
-    uint16_t port;
-    char log[8192];
-    size_t len;
-};
-
 /* Read what srv prints until `want` appears in it (within STEP). */
-static void server_expect(struct server *srv, const char *want)
+static void server_expect(child *srv, const char *want)
 {
     double deadline = now() + STEP;
-    bool eof = false;
     while (!strstr(srv->log, want)) {
-        cr_assert(!eof, "server ended without printing \"%s\":\n%s", want, srv->log);
-        cr_assert(drain_until(srv->out, srv->log, sizeof(srv->log), &srv->len, deadline, &eof),
-                  "server did not print \"%s\" in %g s:\n%s", want, STEP, srv->log);
+        cr_assert(srv->out >= 0, "server ended without printing \"%s\":\n%s", want, srv->log);
+        cr_assert(child_read(srv, deadline), "server did not print \"%s\" in %g s:\n%s", want, STEP,
+                  srv->log);
     }
-}
-
-/* Start a server example and take its port from "listening on HOST:PORT". */
-static uint16_t server_start(struct server *srv, char *const argv[])
-{
-    int p[2];
-    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-    memset(srv, 0, sizeof(*srv));
-    srv->pid = spawn(argv, p[1], -1);
-    close(p[1]);
-    srv->out = p[0];
-    server_expect(srv, "\n");
-    const char *want = "listening on 127.0.0.1:";
-    cr_assert_eq(strncmp(srv->log, want, strlen(want)), 0, "first line: %s", srv->log);
-    long port = strtol(srv->log + strlen(want), NULL, 10);
-    cr_assert(port > 0 && port < 65536, "first line: %s", srv->log);
-    srv->port = (uint16_t)port;
-    return srv->port;
-}
-
-/* SIGTERM, then a clean exit 0 within `seconds`. */
-static void server_stop_within(struct server *srv, double seconds)
-{
-    cr_assert_eq(kill(srv->pid, SIGTERM), 0);
-    double deadline = now() + seconds;
-    bool eof = false;
-    while (!eof)
-        cr_assert(drain_until(srv->out, srv->log, sizeof(srv->log), &srv->len, deadline, &eof),
-                  "server still running %g s after SIGTERM:\n%s", seconds, srv->log);
-    close(srv->out);
-    int status;
-    cr_assert_eq(waitpid(srv->pid, &status, 0), srv->pid);
-    reaped(srv->pid);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x after SIGTERM:\n%s",
-              status, srv->log);
-}
-
-static void server_stop(struct server *srv)
-{
-    server_stop_within(srv, STEP);
 }
 
 /* A URL on 127.0.0.1 (static rotating buffers). */
@@ -248,53 +51,6 @@ static char *url(const char *scheme, const char *host, uint16_t port, const char
     char *b = bufs[i++ % 8];
     snprintf(b, sizeof(bufs[0]), "%s://%s:%u%s", scheme, host, (unsigned)port, path);
     return b;
-}
-
-/* A loopback TCP socket on a free port: listening (never accepting) or
- * only bound (connecting to it is refused). */
-static int loopback_socket(bool listening, uint16_t *port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, len), 0);
-    cr_assert_eq(listening ? listen(fd, 8) : 0, 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-/* The path of a file in a fresh temporary directory (removed by the
- * teardown); static rotating buffers. */
-static char *in_tmp(const char *file)
-{
-    static char bufs[8][128];
-    static int i;
-    if (!tmpdir[0]) {
-        strcpy(tmpdir, "/tmp/cio-http-XXXXXX");
-        cr_assert_not_null(mkdtemp(tmpdir));
-    }
-    char *b = bufs[i++ % 8];
-    snprintf(b, sizeof(bufs[0]), "%s/%s", tmpdir, file);
-    return b;
-}
-
-/* A throwaway self-signed certificate in the temporary directory:
- * NAME.pem and NAME.key, for the subjectAltName san. */
-static void make_cert(const char *name, const char *cn, const char *san)
-{
-    char subj[64], ext[128], key[128], cert[128];
-    snprintf(subj, sizeof(subj), "/CN=%s", cn);
-    snprintf(ext, sizeof(ext), "subjectAltName=%s", san);
-    snprintf(key, sizeof(key), "%s.key", name);
-    snprintf(cert, sizeof(cert), "%s.pem", name);
-    static struct result r;
-    run((char *[]){"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                   "ec_paramgen_curve:P-256", "-nodes", "-subj", subj, "-addext", ext, "-days", "1",
-                   "-keyout", in_tmp(key), "-out", in_tmp(cert), NULL},
-        &r);
-    assert_exit(&r, 0);
 }
 
 /* ---- a raw HTTP client -------------------------------------------------------------- */
@@ -443,7 +199,7 @@ Test(http_examples, hello_http_with_curl)
 {
     if (!have("curl"))
         cr_skip_test("curl is not installed");
-    static struct server srv;
+    static child srv;
     static struct result r;
     uint16_t port = server_start(&srv, (char *[]){EX("hello_http"), "--port", "0", NULL});
 
@@ -499,12 +255,12 @@ Test(http_examples, hello_http_with_curl)
         &r);
     assert_exit(&r, 0);
     cr_assert_str_eq(r.out, "413");
-    server_stop(&srv);
+    server_stop(&srv, SIGTERM);
 }
 
 Test(http_examples, hello_http_requests_curl_would_not_send)
 {
-    static struct server srv;
+    static child srv;
     uint16_t port = server_start(&srv, (char *[]){EX("hello_http"), "--port", "0", NULL});
     struct conn c;
     c_open(&c, port);
@@ -553,12 +309,12 @@ Test(http_examples, hello_http_requests_curl_would_not_send)
     c_response(&c, &r, false);
     cr_assert_eq(r.status, 400, "%s", r.head);
     c_expect_eof(&c);
-    server_stop(&srv);
+    server_stop(&srv, SIGTERM);
 }
 
 Test(http_examples, hello_http_idle_timeout_and_graceful_shutdown)
 {
-    static struct server srv;
+    static child srv;
     uint16_t port = server_start(
         &srv, (char *[]){EX("hello_http"), "--idle-timeout", "0.3", "--port", "0", NULL});
     struct conn idle, busy;
@@ -566,7 +322,7 @@ Test(http_examples, hello_http_idle_timeout_and_graceful_shutdown)
     double t0 = now();
     c_expect_eof(&idle);
     cr_assert_geq(now() - t0, 0.25, "dropped after %.3f s", now() - t0);
-    server_stop(&srv);
+    server_stop(&srv, SIGTERM);
 
     /* SIGTERM with one idle keep-alive connection and one request in
      * progress: the idle one is closed at once, the busy one gets its
@@ -592,14 +348,14 @@ Test(http_examples, hello_http_idle_timeout_and_graceful_shutdown)
     cr_assert_str_eq(r.body, "Hello, world!\nreceived 10 bytes\n");
     cr_assert(strstr(r.head, "\r\nConnection: close\r\n"), "%s", r.head);
     c_expect_eof(&busy);
-    server_stop_within(&srv, 2.5);
+    server_stop_within(&srv, SIGTERM, 2.5);
 }
 
 Test(http_examples, hello_http_under_wrk)
 {
     if (!have("wrk"))
         cr_skip_test("wrk is not installed");
-    static struct server srv;
+    static child srv;
     static struct result r;
     uint16_t port = server_start(&srv, (char *[]){EX("hello_http"), "--port", "0", NULL});
     run((char *[]){"wrk", "-t1", "-c50", "-d2s", url("http", "127.0.0.1", port, "/"), NULL}, &r);
@@ -616,14 +372,14 @@ Test(http_examples, hello_http_under_wrk)
     c_open(&c, port);
     c_expect(&c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 200, "Hello, world!\n");
     c_close(&c);
-    server_stop(&srv);
+    server_stop(&srv, SIGTERM);
 }
 
 /* ---- http_headers --------------------------------------------------------------------- */
 
 Test(http_examples, http_headers_over_http_and_https)
 {
-    static struct server plain, tls;
+    static child plain, tls;
     static struct result r;
     uint16_t port = server_start(&plain, (char *[]){EX("hello_http"), "--port", "0", NULL});
     run((char *[]){EX("http_headers"), url("http", "127.0.0.1", port, "/x?y=1"), NULL}, &r);
@@ -631,7 +387,7 @@ Test(http_examples, http_headers_over_http_and_https)
     cr_assert_eq(strncmp(r.out, "HTTP/1.1 200 OK\nDate: ", 22), 0, "%s", r.out);
     cr_assert(strstr(r.out, "\nContent-Length: 14\nConnection: close\n"), "%s", r.out);
     cr_assert_str_empty(r.err);
-    server_stop(&plain);
+    server_stop(&plain, SIGTERM);
 
     make_cert("local", "localhost", "DNS:localhost,IP:127.0.0.1");
     make_cert("other", "other.test", "DNS:other.test");
@@ -650,7 +406,7 @@ Test(http_examples, http_headers_over_http_and_https)
     assert_exit(&r, 5);
     assert_one_line(&r, "certificate verify failed");
     cr_assert_str_empty(r.out);
-    server_stop(&tls);
+    server_stop(&tls, SIGTERM);
     port = server_start(&tls, (char *[]){EX("hello_http"), "--tls-cert", in_tmp("other.pem"),
                                          "--tls-key", in_tmp("other.key"), "--port", "0", NULL});
     run((char *[]){EX("http_headers"), "--cafile", in_tmp("other.pem"),
@@ -659,7 +415,7 @@ Test(http_examples, http_headers_over_http_and_https)
     assert_exit(&r, 5);
     assert_one_line(&r, "TLS");
     cr_assert(strstr(r.err, "host name") || strstr(r.err, "hostname"), "%s", r.err);
-    server_stop(&tls);
+    server_stop(&tls, SIGTERM);
 }
 
 /* A peer that accepts one connection, reads the request and answers
@@ -688,7 +444,7 @@ static void not_http(const char *reply, const char *why)
     int o[2], e[2];
     cr_assert_eq(pipe2(o, O_CLOEXEC), 0);
     cr_assert_eq(pipe2(e, O_CLOEXEC), 0);
-    pid_t pid = spawn((char *[]){EX("http_headers"), url("http", "127.0.0.1", port, "/"), NULL},
+    pid_t pid = spawn((char *[]){EX("http_headers"), url("http", "127.0.0.1", port, "/"), NULL}, -1,
                       o[1], e[1]);
     close(o[1]);
     close(e[1]);
@@ -759,7 +515,7 @@ static void assert_line(const char *out, const char *prefix, const char *rest)
 
 Test(http_examples, fetch_many_reports_each_target)
 {
-    static struct server http, echo;
+    static child http, echo;
     static struct result r;
     uint16_t hport = server_start(&http, (char *[]){EX("hello_http"), "--port", "0", NULL});
     uint16_t eport =
@@ -799,8 +555,8 @@ Test(http_examples, fetch_many_reports_each_target)
     assert_line(r.out, "3 targets: ", "3 ok, 0 failed");
     close(silent);
     close(refused);
-    server_stop(&http);
-    server_stop(&echo);
+    server_stop(&http, SIGTERM);
+    server_stop(&echo, SIGTERM);
 }
 
 /* The semaphore serialises: three silent targets one at a time take three
