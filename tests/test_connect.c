@@ -20,67 +20,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "check_helpers.h"
 #include "helpers.h"
 #include "net.h"
 #include "stream.h"
 
 TestSuite(connect, .timeout = 60);
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            cr_expect(0, "line %d: %s", __LINE__, #cond);                                          \
-            return __LINE__;                                                                       \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_EQ(expr, want)                                                                       \
-    do {                                                                                           \
-        long got_ = (long)(expr), want_ = (long)(want);                                            \
-        if (got_ != want_) {                                                                       \
-            cr_expect(0, "line %d: %s = %ld (%s), want %ld (%s)", __LINE__, #expr, got_,           \
-                      cio_err_name((int)got_), want_, cio_err_name((int)want_));                   \
-            return __LINE__;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 /* A test whose body runs as the main task, bounded by a 20 s scope. */
-#define CTEST(name)                                                                                \
-    static intptr_t name##_body(void);                                                             \
-    static intptr_t name##_main(void *a)                                                           \
-    {                                                                                              \
-        (void)a;                                                                                   \
-        cio_timeout sc;                                                                            \
-        cio_timeout_enter(&sc, 20);                                                                \
-        intptr_t r = name##_body();                                                                \
-        cio_timeout_exit(&sc);                                                                     \
-        return r;                                                                                  \
-    }                                                                                              \
-    Test(connect, name)                                                                            \
-    {                                                                                              \
-        intptr_t rc = cio_run(name##_main, NULL);                                                  \
-        cr_assert_eq(rc, 0, "body failed: %ld", (long)rc);                                         \
-    }                                                                                              \
-    static intptr_t name##_body(void)
+#define CTEST(name) CHECK_TEST_IF(connect, name, true)
 
 /* ---- peers ----------------------------------------------------------------- */
-
-static socklen_t make_sa(int family, const char *ip, uint16_t port, struct sockaddr_storage *ss)
-{
-    memset(ss, 0, sizeof(*ss));
-    if (family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        inet_pton(AF_INET, ip, &sin->sin_addr);
-        return sizeof(*sin);
-    }
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(port);
-    inet_pton(AF_INET6, ip, &sin6->sin6_addr);
-    return sizeof(*sin6);
-}
 
 /* A non-blocking TCP listener on ip, port 0; returns the fd, sets *port. */
 static int tcp_listener(int family, const char *ip, int backlog, uint16_t *port)

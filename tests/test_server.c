@@ -22,65 +22,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_helpers.h"
 #include "fault.h"
 #include "helpers.h"
 #include "tls_certs.h"
 
 TestSuite(server, .timeout = 60);
 
-/* Set in a forked child, where Criterion's reporting must not be used. */
-static bool in_child;
-
-static void check_failed(int line, const char *what)
-{
-    if (in_child)
-        fprintf(stderr, "test_server.c:%d: %s\n", line, what);
-    else
-        cr_expect(0, "line %d: %s", line, what);
-}
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            check_failed(__LINE__, #cond);                                                         \
-            return __LINE__;                                                                       \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_EQ(expr, want)                                                                       \
-    do {                                                                                           \
-        long got_ = (long)(expr), want_ = (long)(want);                                            \
-        if (got_ != want_) {                                                                       \
-            char msg_[256];                                                                        \
-            snprintf(msg_, sizeof(msg_), "%s = %ld (%s), want %ld (%s)", #expr, got_,              \
-                     cio_err_name((int)got_), want_, cio_err_name((int)want_));                    \
-            check_failed(__LINE__, msg_);                                                          \
-            return __LINE__;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 /* A test whose body runs as the main task, bounded by a 20 s scope;
  * STEST_IF skips it (reported as skipped) unless cond holds. */
-#define STEST_IF(name, cond, ...)                                                                  \
-    static intptr_t name##_body(void);                                                             \
-    static intptr_t name##_main(void *a)                                                           \
-    {                                                                                              \
-        (void)a;                                                                                   \
-        cio_timeout sc;                                                                            \
-        cio_timeout_enter(&sc, 20);                                                                \
-        intptr_t r = name##_body();                                                                \
-        cio_timeout_exit(&sc);                                                                     \
-        return r;                                                                                  \
-    }                                                                                              \
-    Test(server, name, ##__VA_ARGS__)                                                              \
-    {                                                                                              \
-        if (!(cond))                                                                               \
-            cr_skip_test("precondition: %s", #cond);                                               \
-        intptr_t rc = cio_run(name##_main, NULL);                                                  \
-        cr_assert_eq(rc, 0, "body failed: %ld", (long)rc);                                         \
-    }                                                                                              \
-    static intptr_t name##_body(void)
-
+#define STEST_IF(name, cond, ...) CHECK_TEST_IF(server, name, cond, ##__VA_ARGS__)
 #define STEST(name, ...) STEST_IF(name, true, ##__VA_ARGS__)
 
 /* ---- environment ---------------------------------------------------------------- */
@@ -134,21 +85,8 @@ static int dial_sa(const struct sockaddr *sa, socklen_t len, cio_stream **out)
 
 static int dial(const char *ip, uint16_t port, cio_stream **out)
 {
-    struct sockaddr_storage ss = {0};
-    socklen_t len;
-    if (strchr(ip, ':')) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(port);
-        inet_pton(AF_INET6, ip, &sin6->sin6_addr);
-        len = sizeof(*sin6);
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        inet_pton(AF_INET, ip, &sin->sin_addr);
-        len = sizeof(*sin);
-    }
+    struct sockaddr_storage ss;
+    socklen_t len = make_sa(strchr(ip, ':') ? AF_INET6 : AF_INET, ip, port, &ss);
     return dial_sa((struct sockaddr *)&ss, len, out);
 }
 
@@ -999,7 +937,7 @@ Test(server, emfile_pauses_accepting_without_spinning)
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
-        in_child = true;
+        check_in_child = true;
         alarm(30);
         intptr_t rc = cio_run(emfile_child_main, NULL);
         _exit(rc == 0 ? 0 : 1);
