@@ -1069,6 +1069,21 @@ static void interrupt_op(op *o, bool by_timeout, size_t gathered)
     cr_assert_eq(cio_stream_buffered(o->s), gathered, "the interrupted call consumed bytes");
 }
 
+/* The tests interrupt.cancelled_<what>_loses_no_byte and
+ * interrupt.timed_out_<what>_loses_no_byte: <what>_loses_nothing(by_timeout)
+ * without and with a timeout. */
+#define LOSES_NO_BYTE_TESTS(what)                                                                  \
+    STREAM_TEST(interrupt, cancelled_##what##_loses_no_byte)                                       \
+    {                                                                                              \
+        what##_loses_nothing(false);                                                               \
+        return 0;                                                                                  \
+    }                                                                                              \
+    STREAM_TEST(interrupt, timed_out_##what##_loses_no_byte)                                       \
+    {                                                                                              \
+        what##_loses_nothing(true);                                                                \
+        return 0;                                                                                  \
+    }
+
 static void read_loses_nothing(bool by_timeout)
 {
     int peer;
@@ -1113,17 +1128,7 @@ static void read_loses_nothing(bool by_timeout)
     close(peer);
 }
 
-STREAM_TEST(interrupt, cancelled_read_loses_no_byte)
-{
-    read_loses_nothing(false);
-    return 0;
-}
-
-STREAM_TEST(interrupt, timed_out_read_loses_no_byte)
-{
-    read_loses_nothing(true);
-    return 0;
-}
+LOSES_NO_BYTE_TESTS(read)
 
 static void readexactly_loses_nothing(bool by_timeout)
 {
@@ -1140,17 +1145,7 @@ static void readexactly_loses_nothing(bool by_timeout)
     close(peer);
 }
 
-STREAM_TEST(interrupt, cancelled_readexactly_loses_no_byte)
-{
-    readexactly_loses_nothing(false);
-    return 0;
-}
-
-STREAM_TEST(interrupt, timed_out_readexactly_loses_no_byte)
-{
-    readexactly_loses_nothing(true);
-    return 0;
-}
+LOSES_NO_BYTE_TESTS(readexactly)
 
 static void readuntil_loses_nothing(bool by_timeout)
 {
@@ -1174,17 +1169,7 @@ static void readuntil_loses_nothing(bool by_timeout)
     close(peer);
 }
 
-STREAM_TEST(interrupt, cancelled_readuntil_loses_no_byte)
-{
-    readuntil_loses_nothing(false);
-    return 0;
-}
-
-STREAM_TEST(interrupt, timed_out_readuntil_loses_no_byte)
-{
-    readuntil_loses_nothing(true);
-    return 0;
-}
+LOSES_NO_BYTE_TESTS(readuntil)
 
 static void readline_loses_nothing(bool by_timeout)
 {
@@ -1210,17 +1195,7 @@ static void readline_loses_nothing(bool by_timeout)
     close(peer);
 }
 
-STREAM_TEST(interrupt, cancelled_readline_loses_no_byte)
-{
-    readline_loses_nothing(false);
-    return 0;
-}
-
-STREAM_TEST(interrupt, timed_out_readline_loses_no_byte)
-{
-    readline_loses_nothing(true);
-    return 0;
-}
+LOSES_NO_BYTE_TESTS(readline)
 
 static void read_all_loses_nothing(bool by_timeout)
 {
@@ -1243,17 +1218,7 @@ static void read_all_loses_nothing(bool by_timeout)
     close(peer);
 }
 
-STREAM_TEST(interrupt, cancelled_read_all_loses_no_byte)
-{
-    read_all_loses_nothing(false);
-    return 0;
-}
-
-STREAM_TEST(interrupt, timed_out_read_all_loses_no_byte)
-{
-    read_all_loses_nothing(true);
-    return 0;
-}
+LOSES_NO_BYTE_TESTS(read_all)
 
 /* ---- bytes received before a reset ------------------------------------------------------------
  */

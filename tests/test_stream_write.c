@@ -773,18 +773,30 @@ static bool is_loss_error(ssize_t rc)
     return rc == -ECONNRESET || rc == -EPIPE;
 }
 
+/* Two drainers parked on s (5 s timeouts) when the peer resets (reset) or
+ * closes: both must get the same loss error.  The first one's op in *d1. */
+static void two_drainers_lose(cio_stream *s, int peer, bool reset, op *d1)
+{
+    *d1 = (op){.s = s, .kind = OP_DRAIN, .timeout = 5};
+    op d2 = {.s = s, .kind = OP_DRAIN, .timeout = 5};
+    cio_task *t1 = op_spawn_blocked(d1);
+    cio_task *t2 = op_spawn_blocked(&d2);
+    if (reset)
+        fd_rst_close(peer);
+    else
+        close(peer);
+    op_join(t1);
+    op_join(t2);
+    cr_assert(is_loss_error(d1->rc), "drainer 1: %s", cio_err_name((int)d1->rc));
+    cr_assert_eq(d2.rc, d1->rc, "drainer 2: %s", cio_err_name((int)d2.rc));
+}
+
 STREAM_TEST(lost, drain_reports_a_reset_to_every_drainer_promptly)
 {
     int peer;
     cio_stream *s = tcp_backed_up(&peer);
-    op d1 = {.s = s, .kind = OP_DRAIN, .timeout = 5}, d2 = {.s = s, .kind = OP_DRAIN, .timeout = 5};
-    cio_task *t1 = op_spawn_blocked(&d1);
-    cio_task *t2 = op_spawn_blocked(&d2);
-    fd_rst_close(peer);
-    op_join(t1);
-    op_join(t2);
-    cr_assert(is_loss_error(d1.rc), "drainer 1: %s", cio_err_name((int)d1.rc));
-    cr_assert_eq(d2.rc, d1.rc, "drainer 2: %s", cio_err_name((int)d2.rc));
+    op d1;
+    two_drainers_lose(s, peer, true, &d1);
     cr_assert_lt(d1.elapsed, 2.0);
     cr_assert(cio_is_closing(s), "a lost connection is closing");
     EXPECT_ERR(cio_wait_closed(s), d1.rc);
@@ -801,14 +813,8 @@ STREAM_TEST(lost, drain_reports_a_unix_peer_close_to_every_drainer)
     cio_stream *s = full_pair(&peer, &filled, NULL);
     char *data = pattern_new(100000, 14);
     cr_assert_eq(cio_write(s, data, 100000), 0);
-    op d1 = {.s = s, .kind = OP_DRAIN, .timeout = 5}, d2 = {.s = s, .kind = OP_DRAIN, .timeout = 5};
-    cio_task *t1 = op_spawn_blocked(&d1);
-    cio_task *t2 = op_spawn_blocked(&d2);
-    close(peer);
-    op_join(t1);
-    op_join(t2);
-    cr_assert(is_loss_error(d1.rc), "drainer 1: %s", cio_err_name((int)d1.rc));
-    cr_assert_eq(d2.rc, d1.rc, "drainer 2: %s", cio_err_name((int)d2.rc));
+    op d1;
+    two_drainers_lose(s, peer, false, &d1);
     EXPECT_ERR(cio_wait_closed(s), d1.rc);
     free(data);
     stream_drop(s);

@@ -149,10 +149,7 @@ TLS_TEST(tls, echo_reader_ops_and_info)
     cio_close(s);
     ASSERT_RC(cio_wait_closed(c), 0);
     ASSERT_RC(cio_wait_closed(s), 0);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 
@@ -271,10 +268,7 @@ TLS_TEST(tls, transfer_64mib_hashed_with_backpressure)
     cio_close(c);
     cio_close(s);
     ASSERT_RC(cio_wait_closed(c), 0);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 
@@ -292,10 +286,7 @@ TLS_TEST(tls, truncation_is_not_eof)
     ASSERT_RC(cio_read(c, buf, sizeof(buf)), CIO_ETLSTRUNCATED);
     cr_assert(has(cio_tls_error_reason(c), "close_notify"), "%s", cio_tls_error_reason(c));
     ASSERT_RC(cio_wait_closed(c), CIO_ETLSTRUNCATED);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 
@@ -321,10 +312,7 @@ TLS_TEST(tls, close_is_bounded_by_the_shutdown_timeout)
     double took = cio_time() - t0;
     cr_assert(took >= 0.25 && took < 2.0, "close took %.3f s", took);
     cio_abort(s);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 
@@ -344,10 +332,7 @@ static void expect_handshake(const char *cafile, const char *ccert, const char *
     ASSERT_RC(src, want_s);
     if (want_c)
         ASSERT_RC(cio_wait_closed(c), want_c);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
 }
 
 TLS_TEST(tls, untrusted_ca_is_a_certificate_error)
@@ -369,10 +354,7 @@ TLS_TEST(tls, untrusted_ca_reason_on_the_client)
     ASSERT_RC(crc, CIO_ETLSCERT);
     cr_assert(has(cio_tls_error_reason(c), "unable to get local issuer certificate"), "%s",
               cio_tls_error_reason(c));
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 
@@ -397,10 +379,7 @@ TLS_TEST(tls, expired_certificate)
     ASSERT_RC(src, CIO_ETLSCERT);
     cr_assert(has(cio_tls_error_reason(c), "certificate has expired"), "%s",
               cio_tls_error_reason(c));
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 
@@ -417,10 +396,7 @@ TLS_TEST(tls, mutual_tls)
     ASSERT_RC(cio_readline(s, buf, sizeof(buf)), 3);
     cio_abort(c);
     cio_abort(s);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     /* A client certificate from another CA is refused by the server. */
     expect_handshake("ca.pem", "rogue", "server", CIO_TLS_VERIFY_REQUIRED, "localhost", 0,
                      CIO_ETLSCERT);
@@ -442,10 +418,7 @@ TLS_TEST(tls, client_certificate_required_but_missing)
     char buf[8];
     ASSERT_RC(cio_read(c, buf, sizeof(buf)), CIO_ETLSCERT);
     cr_assert(has(cio_tls_error_reason(c), "certificate required"), "%s", cio_tls_error_reason(c));
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     /* Optional verification lets it through. */
     expect_handshake("ca.pem", NULL, "server", CIO_TLS_VERIFY_OPTIONAL, "localhost", 0, 0);
     return 0;
@@ -512,10 +485,7 @@ static void expect_alpn(const char *client, const char *server, const char *want
     }
     cio_abort(c);
     cio_abort(s);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
 }
 
 TLS_TEST(tls, alpn)
@@ -662,10 +632,7 @@ static void starttls_run(bool eager)
     cio_close(c);
     cio_close(s);
     ASSERT_RC(cio_wait_closed(c), 0);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
 }
 
 TLS_TEST(tls, starttls_after_a_plaintext_exchange)

@@ -98,10 +98,7 @@ TLS_TEST(tls_faults, key_updates_both_ways)
     cio_close(s);
     ASSERT_RC(cio_wait_closed(c), 0);
     ASSERT_RC(cio_wait_closed(s), 0);
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 
@@ -198,10 +195,7 @@ TLS_TEST(tls_faults, one_byte_writes)
     ASSERT_RC(cio_wait_closed(c), 0);
     ASSERT_RC(cio_wait_closed(s), 0);
     cio__fault_reset();
-    cio_stream_release(c);
-    cio_stream_release(s);
-    cio_tls_ctx_free(cc);
-    cio_tls_ctx_free(sc);
+    tc_release(c, s, cc, sc);
     return 0;
 }
 

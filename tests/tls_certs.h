@@ -15,8 +15,8 @@
 #define CIO_TEST_TLS_CERTS_H
 
 #include <criterion/criterion.h>
-#include <stdint.h>
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +65,8 @@ static inline X509 *tc_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKE
     X509_gmtime_adj(X509_getm_notAfter(x), to);
     X509_set_pubkey(x, key);
     X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"cio test", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"cio test", -1, -1,
+                               0);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
     X509V3_CTX ctx;
@@ -160,7 +160,7 @@ static inline void tc_teardown(void)
 
 /* A test whose body runs as the main task of a fresh loop, with the
  * certificates made before and removed after.  The body returns 0. */
-#define TLS_TEST(suite, name, ...)                                                                \
+#define TLS_TEST(suite, name, ...)                                                                 \
     static intptr_t suite##_##name##_main(void *arg_);                                             \
     Test(suite, name, .init = tc_setup, .fini = tc_teardown, ##__VA_ARGS__)                        \
     {                                                                                              \
@@ -172,7 +172,7 @@ static inline void tc_teardown(void)
 #define ASSERT_RC(expr, want)                                                                      \
     do {                                                                                           \
         long got_ = (long)(expr);                                                                  \
-        cr_assert_eq(got_, (long)(want), "%s = %ld (%s), want %s", #expr, got_,                   \
+        cr_assert_eq(got_, (long)(want), "%s = %ld (%s), want %s", #expr, got_,                    \
                      cio_err_name((int)got_), cio_err_name((int)(want)));                          \
     } while (0)
 
@@ -223,6 +223,15 @@ static inline void tc_stream_pair(cio_stream **a, cio_stream **b)
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     ASSERT_RC(cio_stream_from_fd(a, sv[0], NULL), 0);
     ASSERT_RC(cio_stream_from_fd(b, sv[1], NULL), 0);
+}
+
+/* Release both streams and both contexts of a test. */
+static inline void tc_release(cio_stream *c, cio_stream *s, cio_tls_ctx *cc, cio_tls_ctx *sc)
+{
+    cio_stream_release(c);
+    cio_stream_release(s);
+    cio_tls_ctx_free(cc);
+    cio_tls_ctx_free(sc);
 }
 
 struct tc_hs {
