@@ -235,6 +235,17 @@ static void handle_client(cio_stream *s, void *arg)
     cio_queue_destroy(&c.outbox);
 }
 
+/* After a signal closed the server: everyone is told, each writer flushes
+ * its outbox and closes its connection, and the handlers get --grace
+ * seconds in all. */
+static void shut_down(cio_server *srv)
+{
+    broadcast(NULL, msg_new("* server shutting down\n"));
+    for (struct client *c = room.next; c != &room; c = c->next)
+        cio_queue_shutdown(&c->outbox, false);
+    cio_server_shutdown(srv, cfg.grace);
+}
+
 static intptr_t serve(void *arg)
 {
     (void)arg;
@@ -248,24 +259,13 @@ static intptr_t serve(void *arg)
     cio_tls_ctx_free(so.tls); /* the server holds its own reference */
     if (rc)
         return ex_fail("start_server", rc);
-    if ((rc = ex_print_listening(srv)) == 0 && (rc = ex_close_on_signal(srv)) == 0) {
-        rc = cio_server_serve_forever(srv); /* until a signal closes the server */
-        if (rc)
-            rc = ex_fail("serve_forever", rc);
-        broadcast(NULL, msg_new("* server shutting down\n"));
-        for (struct client *c = room.next; c != &room; c = c->next)
-            cio_queue_shutdown(&c->outbox, false);
-        cio_server_shutdown(srv, cfg.grace);
-    }
-    cio_server_free(srv);
-    return rc;
+    return ex_serve_forever(srv, shut_down); /* until SIGINT/SIGTERM, then shut_down */
 }
 
 int main(int argc, char **argv)
 {
     const ex_opt opts[] = {
-        {"--host", "HOST", EX_STR, &cfg.host, "address to listen on (default 127.0.0.1)"},
-        {"--port", "PORT", EX_PORT, &cfg.port, "port; 0 picks a free one (default 0)"},
+        EX_OPTS_LISTEN(&cfg.host, &cfg.port),
         {"--max-queue", "N", EX_COUNT, &cfg.max_queue,
          "messages waiting for a client before it is dropped (default 100)"},
         {"--drain-timeout", "SECONDS", EX_SECONDS, &cfg.drain_timeout,
@@ -273,16 +273,13 @@ int main(int argc, char **argv)
         {"--max-line", "N", EX_COUNT, &cfg.max_line, "longest line accepted (default 4096)"},
         {"--grace", "SECONDS", EX_SECONDS, &cfg.grace,
          "on SIGINT/SIGTERM, let clients finish this long (default 5)"},
-        {"--tls-cert", "FILE", EX_STR, &cfg.tls_cert, "serve TLS with this certificate (PEM)"},
-        {"--tls-key", "FILE", EX_STR, &cfg.tls_key, "and this private key (PEM)"},
+        EX_OPTS_TLS(&cfg.tls_cert, &cfg.tls_key, "TLS"),
         {NULL, NULL, 0, NULL, NULL},
     };
-    int i = ex_parse(argc, argv, "[options]",
+    ex_parse_options(argc, argv,
                      "Broadcast chat: every line a client sends goes to all the others.\n"
                      "Clients that cannot keep up are dropped; nobody else waits for them.",
                      opts);
-    if (i != argc)
-        ex_bad_usage("unexpected argument '%s'", argv[i]);
     ex_block_signals();
     return ex_run(serve);
 }

@@ -142,6 +142,15 @@ static inline int ex_parse(int argc, char **argv, const char *synopsis, const ch
     return i;
 }
 
+/* ex_parse for a program that takes options only: a positional argument
+ * is a usage error. */
+static inline void ex_parse_options(int argc, char **argv, const char *about, const ex_opt *opts)
+{
+    int i = ex_parse(argc, argv, "[options]", about, opts);
+    if (i != argc)
+        ex_bad_usage("unexpected argument '%s'", argv[i]);
+}
+
 /* asyncio.run(main()): main_task's result is the exit status; a loop that
  * cannot even start is a failure too. */
 static inline int ex_run(cio_task_fn main_task)
@@ -151,6 +160,18 @@ static inline int ex_run(cio_task_fn main_task)
 }
 
 /* ---- servers ----------------------------------------------------------------- */
+
+/* The options every server takes, in its ex_opt table: --host and --port
+ * (into a const char * and a uint16_t), and --tls-cert/--tls-key for
+ * ex_server_tls (`what`: the protocol served, "TLS" or "HTTPS"). */
+/* clang-format off */
+#define EX_OPTS_LISTEN(host, port)                                                                 \
+    {"--host", "HOST", EX_STR, host, "address to listen on (default 127.0.0.1)"},                  \
+    {"--port", "PORT", EX_PORT, port, "port; 0 picks a free one (default 0)"}
+#define EX_OPTS_TLS(cert, key, what)                                                               \
+    {"--tls-cert", "FILE", EX_STR, cert, "serve " what " with this certificate (PEM)"},            \
+    {"--tls-key", "FILE", EX_STR, key, "and this private key (PEM)"}
+/* clang-format on */
 
 /* The first line a server prints: "listening on 127.0.0.1:PORT". */
 static inline int ex_print_listening(const cio_server *srv)
@@ -258,6 +279,24 @@ static inline int ex_close_on_signal(cio_server *srv)
         return ex_fail("spawn", rc);
     }
     return 0;
+}
+
+/* async with server: await server.serve_forever() — with the "listening
+ * on" line first and the server closed by SIGINT/SIGTERM.  Once it is
+ * closed, shut_down(srv) deals with the connections left (the example's
+ * own graceful shutdown); then srv is freed.  Returns 0 or the exit
+ * status of a failure. */
+static inline int ex_serve_forever(cio_server *srv, void (*shut_down)(cio_server *srv))
+{
+    int rc;
+    if ((rc = ex_print_listening(srv)) == 0 && (rc = ex_close_on_signal(srv)) == 0) {
+        rc = cio_server_serve_forever(srv); /* until a signal closes the server */
+        if (rc)
+            rc = ex_fail("serve_forever", rc);
+        shut_down(srv);
+    }
+    cio_server_free(srv);
+    return rc;
 }
 
 #endif

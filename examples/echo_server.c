@@ -94,6 +94,15 @@ static void handle_echo(cio_stream *s, void *arg)
     cio_wait_closed(s);
 }
 
+/* After a signal closed the server: the clients' pending reads see EOF
+ * (queued echoes are flushed first), and the handlers get --grace
+ * seconds to finish. */
+static void shut_down(cio_server *srv)
+{
+    cio_server_close_clients(srv);
+    cio_server_shutdown(srv, cfg.grace);
+}
+
 static intptr_t serve(void *arg)
 {
     (void)arg;
@@ -107,38 +116,26 @@ static intptr_t serve(void *arg)
     cio_tls_ctx_free(so.tls); /* the server holds its own reference */
     if (rc)
         return ex_fail("start_server", rc);
-    if ((rc = ex_print_listening(srv)) == 0 && (rc = ex_close_on_signal(srv)) == 0) {
-        rc = cio_server_serve_forever(srv); /* until a signal closes the server */
-        if (rc)
-            rc = ex_fail("serve_forever", rc);
-        cio_server_close_clients(srv);
-        cio_server_shutdown(srv, cfg.grace);
-    }
-    cio_server_free(srv);
-    return rc;
+    return ex_serve_forever(srv, shut_down); /* until SIGINT/SIGTERM, then shut_down */
 }
 
 int main(int argc, char **argv)
 {
     const ex_opt opts[] = {
-        {"--host", "HOST", EX_STR, &cfg.host, "address to listen on (default 127.0.0.1)"},
-        {"--port", "PORT", EX_PORT, &cfg.port, "port; 0 picks a free one (default 0)"},
+        EX_OPTS_LISTEN(&cfg.host, &cfg.port),
         {"--lines", NULL, EX_FLAG, &cfg.lines, "echo line by line (readline), not by chunks"},
         {"--max-line", "N", EX_COUNT, &cfg.max_line, "longest line for --lines (default 65536)"},
         {"--idle-timeout", "SECONDS", EX_SECONDS, &cfg.idle_timeout,
          "drop a client that stays silent this long (default 60)"},
         {"--grace", "SECONDS", EX_SECONDS, &cfg.grace,
          "on SIGINT/SIGTERM, let clients finish this long (default 5)"},
-        {"--tls-cert", "FILE", EX_STR, &cfg.tls_cert, "serve TLS with this certificate (PEM)"},
-        {"--tls-key", "FILE", EX_STR, &cfg.tls_key, "and this private key (PEM)"},
+        EX_OPTS_TLS(&cfg.tls_cert, &cfg.tls_key, "TLS"),
         {NULL, NULL, 0, NULL, NULL},
     };
-    int i = ex_parse(argc, argv, "[options]",
+    ex_parse_options(argc, argv,
                      "TCP echo server: sends back whatever a client sends, and prints who\n"
                      "connected.  Stops gracefully on SIGINT or SIGTERM.",
                      opts);
-    if (i != argc)
-        ex_bad_usage("unexpected argument '%s'", argv[i]);
     ex_block_signals();
     return ex_run(serve);
 }

@@ -242,38 +242,27 @@ static intptr_t serve(void *arg)
     cio_tls_ctx_free(so.tls); /* the server holds its own reference */
     if (rc)
         return ex_fail("start_server", rc);
-    if ((rc = ex_print_listening(srv)) == 0 && (rc = ex_close_on_signal(srv)) == 0) {
-        rc = cio_server_serve_forever(srv); /* until a signal closes the server */
-        if (rc)
-            rc = ex_fail("serve_forever", rc);
-        shut_down(srv);
-    }
-    cio_server_free(srv);
-    return rc;
+    return ex_serve_forever(srv, shut_down); /* until SIGINT/SIGTERM, then shut_down */
 }
 
 int main(int argc, char **argv)
 {
     const ex_opt opts[] = {
-        {"--host", "HOST", EX_STR, &cfg.host, "address to listen on (default 127.0.0.1)"},
-        {"--port", "PORT", EX_PORT, &cfg.port, "port; 0 picks a free one (default 0)"},
+        EX_OPTS_LISTEN(&cfg.host, &cfg.port),
         {"--idle-timeout", "SECONDS", EX_SECONDS, &cfg.idle_timeout,
          "close a connection that sends no request this long (default 5)"},
         {"--grace", "SECONDS", EX_SECONDS, &cfg.grace,
          "on SIGINT/SIGTERM, let requests finish this long (default 5)"},
-        {"--tls-cert", "FILE", EX_STR, &cfg.tls_cert, "serve HTTPS with this certificate (PEM)"},
-        {"--tls-key", "FILE", EX_STR, &cfg.tls_key, "and this private key (PEM)"},
+        EX_OPTS_TLS(&cfg.tls_cert, &cfg.tls_key, "HTTPS"),
         {NULL, NULL, 0, NULL, NULL},
     };
-    int i =
-        ex_parse(argc, argv, "[options]",
-                 "A minimal HTTP/1.1 keep-alive server: GET and HEAD answer \"Hello, world!\",\n"
-                 "POST also says how many body bytes it got.  Malformed requests get 400,\n"
-                 "bodies over 1 MiB 413, heads over 8 KiB 431.  Stops gracefully on SIGINT\n"
-                 "or SIGTERM.",
-                 opts);
-    if (i != argc)
-        ex_bad_usage("unexpected argument '%s'", argv[i]);
+    ex_parse_options(
+        argc, argv,
+        "A minimal HTTP/1.1 keep-alive server: GET and HEAD answer \"Hello, world!\",\n"
+        "POST also says how many body bytes it got.  Malformed requests get 400,\n"
+        "bodies over 1 MiB 413, heads over 8 KiB 431.  Stops gracefully on SIGINT\n"
+        "or SIGTERM.",
+        opts);
     ex_block_signals();
     return ex_run(serve);
 }

@@ -165,12 +165,10 @@ int main(int argc, char **argv)
         {"--work", "SECONDS", EX_SECONDS, &cfg.work, "time to process an item (default 0.01)"},
         {NULL, NULL, 0, NULL, NULL},
     };
-    int i = ex_parse(argc, argv, "[options]",
+    ex_parse_options(argc, argv,
                      "Producers put items into a bounded queue faster than consumers take\n"
                      "them out; the full queue makes the producers wait (backpressure).",
                      opts);
-    if (i != argc)
-        ex_bad_usage("unexpected argument '%s'", argv[i]);
     if (cfg.producers > 1000 || cfg.consumers > 1000 || cfg.items > 1000000)
         ex_bad_usage("%s", "at most 1000 producers and consumers, 1000000 items each");
     return ex_run(pipeline);

@@ -219,12 +219,10 @@ int main(int argc, char **argv)
          "the slow server answers after this long (default 1)"},
         {NULL, NULL, 0, NULL, NULL},
     };
-    int i = ex_parse(argc, argv, "[options]",
+    ex_parse_options(argc, argv,
                      "Demonstrates wait_for and timeout scopes around connect and readline,\n"
                      "against a listener that never accepts and a server that answers late.",
                      opts);
-    if (i != argc)
-        ex_bad_usage("unexpected argument '%s'", argv[i]);
     if (cfg.delay <= cfg.timeout)
         ex_bad_usage("%s", "--delay must be longer than --timeout");
     return ex_run(timeouts);

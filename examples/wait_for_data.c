@@ -93,12 +93,10 @@ int main(int argc, char **argv)
         {"--timeout", "SECONDS", EX_SECONDS, &cfg.timeout, "give up after this long (default 5)"},
         {NULL, NULL, 0, NULL, NULL},
     };
-    int i = ex_parse(argc, argv, "[options]",
+    ex_parse_options(argc, argv,
                      "Makes a socketpair, adopts one end as a cio stream and waits for the\n"
                      "message another task sends from the other end.",
                      opts);
-    if (i != argc)
-        ex_bad_usage("unexpected argument '%s'", argv[i]);
     if (!*cfg.message)
         ex_bad_usage("%s", "--message must not be empty");
     return ex_run(wait_for_data);
