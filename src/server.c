@@ -44,6 +44,20 @@ static int opts_check(const cio_server_opts *o)
     return 0;
 }
 
+/* The checks both start functions begin with; a NULL *opts becomes the
+ * defaults. */
+static int start_check(cio_server **out, cio_conn_handler handler, const cio_server_opts **opts)
+{
+    static const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
+    if (!*opts)
+        *opts = &defaults;
+    if (!out || !handler)
+        return -EINVAL;
+    if (!cio__current())
+        return -EPERM;
+    return opts_check(*opts);
+}
+
 /* ---- creating and freeing -------------------------------------------------- */
 
 static int srv_new(cio_server **out, cio_conn_handler handler, void *arg,
@@ -230,14 +244,7 @@ static void close_listeners(cio_server *srv)
 int cio_start_server(cio_server **out, cio_conn_handler handler, void *arg, const char *host,
                      uint16_t port, const cio_server_opts *opts)
 {
-    const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
-    if (!opts)
-        opts = &defaults;
-    if (!out || !handler)
-        return -EINVAL;
-    if (!cio__current())
-        return -EPERM;
-    int rc = opts_check(opts);
+    int rc = start_check(out, handler, &opts);
     if (rc)
         return rc;
     cio__addr *addrs;
@@ -371,14 +378,7 @@ static void unlink_ours(cio_server *srv)
 int cio_start_unix_server(cio_server **out, cio_conn_handler handler, void *arg, const char *path,
                           const cio_server_opts *opts)
 {
-    const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
-    if (!opts)
-        opts = &defaults;
-    if (!out || !handler)
-        return -EINVAL;
-    if (!cio__current())
-        return -EPERM;
-    int rc = opts_check(opts);
+    int rc = start_check(out, handler, &opts);
     if (rc)
         return rc;
     struct sockaddr_un sun;
