@@ -38,11 +38,7 @@
     {                                                                                              \
         if (!(cond))                                                                               \
             cr_skip_test("%s", why);                                                               \
-        signal(SIGPIPE, SIG_DFL);                                                                  \
-        int fds_ = t_count_fds();                                                                  \
-        intptr_t rc_ = cio_run(suite##_##name##_main, NULL);                                       \
-        cr_assert_eq(rc_, 0, "main task returned %ld", (long)rc_);                                 \
-        cr_assert_eq(t_count_fds(), fds_, "fd leak: %d open, %d before", t_count_fds(), fds_);     \
+        stream_test_run(suite##_##name##_main);                                                    \
     }                                                                                              \
     static intptr_t suite##_##name##_body(void)
 
@@ -53,17 +49,6 @@
         long rc_ = (long)(expr);                                                                   \
         cr_assert_eq(rc_, 0, "%s = %ld (%s)", #expr, rc_, cio_err_name((int)rc_));                 \
     } while (0)
-
-static inline bool have_ipv6_loopback(void)
-{
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    bool ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
-    close(fd);
-    return ok;
-}
 
 /* A socket path of its own for each call in this process. */
 static inline void e2e_unix_path(char *buf, size_t cap, const char *tag)

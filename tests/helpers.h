@@ -7,9 +7,12 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cio.h"
 
@@ -126,6 +129,18 @@ static inline int t_count_fds(void)
             n++;
     closedir(d);
     return n - 1; /* the directory's own fd */
+}
+
+/* Whether this machine has IPv6 on loopback (::1 can be bound). */
+static inline bool have_ipv6_loopback(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+    close(fd);
+    return ok;
 }
 
 #endif

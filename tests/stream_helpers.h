@@ -30,18 +30,24 @@
 #include "helpers.h"
 #include "stream.h"
 
-/* A Criterion test whose body runs as the main task of a fresh loop, with
- * SIGPIPE at its default action (so a SIGPIPE kills the test) and a check
- * that the test closed every fd it opened. */
+/* Run main_task as the main task of a fresh loop, with SIGPIPE at its
+ * default action (so a SIGPIPE kills the test); it must return 0 and
+ * close every fd it opened. */
+static inline void stream_test_run(cio_task_fn main_task)
+{
+    signal(SIGPIPE, SIG_DFL);
+    int fds = t_count_fds();
+    intptr_t rc = cio_run(main_task, NULL);
+    cr_assert_eq(rc, 0, "main task returned %ld", (long)rc);
+    cr_assert_eq(t_count_fds(), fds, "fd leak: %d open, %d before", t_count_fds(), fds);
+}
+
+/* A Criterion test whose body runs as in stream_test_run. */
 #define STREAM_TEST(suite, name)                                                                   \
     static intptr_t suite##_##name##_main(void *arg_);                                             \
     Test(suite, name)                                                                              \
     {                                                                                              \
-        signal(SIGPIPE, SIG_DFL);                                                                  \
-        int fds_ = t_count_fds();                                                                  \
-        intptr_t rc_ = cio_run(suite##_##name##_main, NULL);                                       \
-        cr_assert_eq(rc_, 0, "main task returned %ld", (long)rc_);                                 \
-        cr_assert_eq(t_count_fds(), fds_, "fd leak: %d open, %d before", t_count_fds(), fds_);     \
+        stream_test_run(suite##_##name##_main);                                                    \
     }                                                                                              \
     static intptr_t suite##_##name##_main(void *arg_ __attribute__((unused)))
 

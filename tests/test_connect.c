@@ -49,16 +49,6 @@ static int tcp_listener(int family, const char *ip, int backlog, uint16_t *port)
     return fd;
 }
 
-static bool have_ipv6_loopback(void)
-{
-    uint16_t port;
-    int fd = tcp_listener(AF_INET6, "::1", 1, &port);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
-}
-
 /* A port on 127.0.0.1 where nothing listens (bound, then closed). */
 static uint16_t closed_port(void)
 {

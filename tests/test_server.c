@@ -36,17 +36,6 @@ TestSuite(server, .timeout = 60);
 
 /* ---- environment ---------------------------------------------------------------- */
 
-static bool have_ipv6(void)
-{
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    bool ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
-    close(fd);
-    return ok;
-}
-
 static void unix_path(char *buf, size_t cap, const char *tag)
 {
     snprintf(buf, cap, "/tmp/cio-srv-%d-%s.sock", (int)getpid(), tag);
@@ -277,7 +266,7 @@ STEST(echo_tcp_ipv4)
     return 0;
 }
 
-STEST_IF(echo_tcp_ipv6, have_ipv6())
+STEST_IF(echo_tcp_ipv6, have_ipv6_loopback())
 {
     struct st st = {0};
     cio_server *srv;
@@ -355,7 +344,7 @@ STEST(host_null_binds_ipv4_and_ipv6_on_one_port)
     CHECK_EQ(cio_start_server(&srv, echo_handler, &st, NULL, 0, NULL), 0);
     size_t n = cio_server_nsockets(srv);
     CHECK(n >= 1);
-    if (have_ipv6())
+    if (have_ipv6_loopback())
         CHECK_EQ(n, 2);
     uint16_t port = cio_server_port(srv);
     for (size_t i = 0; i < n; i++) {
@@ -391,7 +380,7 @@ STEST(comma_separated_hosts_bind_each)
 {
     struct st st = {0};
     cio_server *srv;
-    bool v6 = have_ipv6();
+    bool v6 = have_ipv6_loopback();
     CHECK_EQ(cio_start_server(&srv, echo_handler, &st, "127.0.0.1, ::1", 0, NULL), 0);
     CHECK_EQ(cio_server_nsockets(srv), v6 ? 2 : 1); /* ::1 is skipped without IPv6 */
     cio_stream *c;
