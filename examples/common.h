@@ -216,6 +216,21 @@ static inline int ex_server_tls(const char *cert, const char *key, cio_tls_ctx *
     return rc ? ex_fail_tls("--tls-cert/--tls-key", rc, NULL) : 0;
 }
 
+/* --cafile FILE: a client TLS context in *out that trusts the CAs in FILE
+ * (NULL: the system's store).  Returns 0 or the exit status of a failure. */
+static inline int ex_client_tls(const char *cafile, cio_tls_ctx **out)
+{
+    cio_tls_client_opts o = CIO_TLS_CLIENT_OPTS_INIT;
+    o.cafile = cafile;
+    int rc = cio_tls_client_ctx(out, &o);
+    if (rc) {
+        fprintf(stderr, "%s: %s: %s (%s)\n", ex_prog, cafile ? cafile : "CA store",
+                cio_strerror(rc), cio_tls_error_reason(NULL));
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- graceful shutdown on SIGINT / SIGTERM ------------------------------------
  *
  * asyncio: loop.add_signal_handler(signal.SIGTERM, server.close).

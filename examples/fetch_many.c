@@ -183,14 +183,9 @@ static intptr_t client(void *arg)
     cio_sem_init(&permits, (size_t)cfg.concurrency);
     for (size_t i = 0; i < njobs && !tls; i++) {
         if (jobs[i].url.tls) {
-            cio_tls_client_opts to = CIO_TLS_CLIENT_OPTS_INIT;
-            to.cafile = cfg.cafile;
-            int rc = cio_tls_client_ctx(&tls, &to);
-            if (rc) {
-                fprintf(stderr, "%s: %s: %s (%s)\n", ex_prog, cfg.cafile ? cfg.cafile : "CA store",
-                        cio_strerror(rc), cio_tls_error_reason(NULL));
-                return 1;
-            }
+            int rc = ex_client_tls(cfg.cafile, &tls);
+            if (rc)
+                return rc;
         }
     }
     int rc = fetch_all(jobs, njobs);
