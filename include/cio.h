@@ -22,6 +22,7 @@
 #ifndef CIO_H
 #define CIO_H
 
+#include <errno.h> /* cio returns -errno codes: -ETIMEDOUT, -ECANCELED, ... */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -167,9 +168,12 @@ CIO_EXTERN int cio_task_wait(cio_task *t);
  * the reference to a task you keep alive elsewhere). */
 CIO_EXTERN void cio_detach(cio_task *t);
 
-/* Request cancellation: t's current or next blocking call returns
- * -ECANCELED, and so does every blocking call after it, outside shielded
- * scopes.  Idempotent.  Returns false if t has already finished. */
+/* Request cancellation: t's current or next blocking call that has to
+ * wait (and cio_yield, which always does) returns -ECANCELED, and so does
+ * every such call after it, outside shielded scopes.  A call that can
+ * complete at once (a drain below the high water mark, a read from the
+ * buffer) still succeeds.  Idempotent.  Returns false if t has already
+ * finished. */
 CIO_EXTERN bool cio_cancel(cio_task *t);
 
 /* The running task, or NULL outside a task. */

@@ -15,6 +15,9 @@ const char *cio_strerror(int err)
 #undef CIO__ERR_MSG
     case 0:
         return "success";
+    case -ETIMEDOUT:
+        /* strerror's "Connection timed out" misleads after a timeout scope. */
+        return "timed out";
     default:
         break;
     }
