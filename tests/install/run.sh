@@ -58,7 +58,10 @@ echo "pkg-config --cflags --libs cio: $flags"
 # shellcheck disable=SC2086 # word splitting of pkg-config output is intended
 "$cc" "${extra[@]}" -o "$tmp/hello_pc" "$here/hello.c" $flags
 run env LD_LIBRARY_PATH="$libdir" "$tmp/hello_pc"
-LD_LIBRARY_PATH=$libdir ldd "$tmp/hello_pc" | grep -q "libcio.so.0 => $libdir/" ||
+# ldd's output is captured first: with pipefail, `ldd | grep -q` fails at
+# random when grep exits early and ldd dies of SIGPIPE.
+deps=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/hello_pc")
+grep -q "libcio.so.0 => $libdir/" <<<"$deps" ||
     fail "hello_pc is not linked against the installed libcio.so"
 static_libs=$(PKG_CONFIG_PATH=$pcdir pkg-config --static --libs cio)
 case " $static_libs " in
@@ -77,7 +80,7 @@ cmake -S "$here" -B "$tmp/consumer" \
 cmake --build "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 ||
     { cat "$tmp/consumer.log" >&2; fail "building the find_package consumer"; }
 run "$tmp/consumer/hello_static"
-if ldd "$tmp/consumer/hello_static" | grep -q libcio.so; then
+if grep -q libcio.so <<<"$(ldd "$tmp/consumer/hello_static")"; then
     fail "hello_static links libcio.so, expected libcio.a"
 fi
 run "$tmp/consumer/hello_shared"
