@@ -25,7 +25,7 @@ BUILD_DIR=${CIO_BUILD_DIR:-build}
 BIN_DIR=$BUILD_DIR/bench
 RESULTS_FILE=$BIN_DIR/results.txt
 
-SECTIONS=(core memory network)
+SECTIONS=(core memory network tls)
 
 declare -a ROWS=()       # "section metric value unit"
 declare -A TARGETS=()    # metric -> "<= 15"
@@ -105,6 +105,25 @@ section_network() {
         PEERS=${PEERS:-"raw_epoll libuv go uvloop asyncio cio cio_lines asyncio_lines"} \
         EXTRA="cio=$abs_bin/echo_server {P}" LINE_EXTRA="cio_lines=$abs_bin/line_server {P}" \
         "$shared/run-peers.sh" || FAILED=1
+}
+
+# TLS on loopback (bench/tls_bench.sh): handshakes/s (EC P-256 and RSA-2048
+# certificates) and 64 KiB-chunk throughput (send-only and echo) of cio
+# against Go's crypto/tls and openssl s_server, medians of REPS (3)
+# interleaved repeats; the script prints its own table (rates, server CPU per
+# operation, ratios) and the cipher.  Needs the openssl CLI; Go is skipped
+# when golang-go is missing.  DUR/WARM/REPS/TESTS/SERVERS narrow the run.
+section_tls() {
+    # The targets (handshake rate >= Go's, throughput within 10% of the best
+    # peer) are checked on capacity, the rate per server core from the
+    # server's CPU time: the load generator saturates its core first.
+    target tls.hs_ec.cap_vs_go '>=' 1.0
+    target tls.send.cap_vs_best '>=' 0.9
+    target tls.echo.cap_vs_best '>=' 0.9
+    # bench() runs $BIN_DIR/<program>: the script lives beside this one.
+    local BIN_DIR
+    BIN_DIR=$(cd "$(dirname "$0")" && pwd)
+    bench tls_bench.sh
 }
 
 # ---- table -------------------------------------------------------------------
