@@ -13,7 +13,7 @@ enum cio__fault_site {
     CIO_FAULT_POLLER, /* epoll_create, epoll_ctl, eventfd */
     CIO_FAULT_SOCKET, /* socket, socketpair */
     CIO_FAULT_CONNECT,
-    CIO_FAULT_BIND, /* bind, listen */
+    CIO_FAULT_BIND, /* bind, listen, Unix socket file stat/lstat/unlink */
     CIO_FAULT_ACCEPT,
     CIO_FAULT_READ,  /* read, readv, recv */
     CIO_FAULT_WRITE, /* write, writev, send, sendmsg */

@@ -303,9 +303,7 @@ int cio_start_server(cio_server **out, cio_conn_handler handler, void *arg, cons
 static int clear_stale(const struct sockaddr_un *sun, socklen_t len)
 {
     struct stat st;
-    /* TODO(sys.h): lstat/unlink/stat have no cio__ wrapper (no fault site
-     * either); they are called directly here. */
-    if (lstat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+    if (cio__lstat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
         return 0;
     int fd = cio__socket_for(AF_UNIX, SOCK_STREAM);
     if (fd < 0)
@@ -313,7 +311,7 @@ static int clear_stale(const struct sockaddr_un *sun, socklen_t len)
     int rc = cio__connect(fd, (const struct sockaddr *)sun, len) < 0 ? cio__err() : 0;
     cio__close(fd);
     if (rc == -ECONNREFUSED) {
-        if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+        if (cio__unlink(sun->sun_path) < 0 && errno != ENOENT)
             return cio__err();
         return 0;
     }
@@ -348,7 +346,7 @@ static int bind_unix(cio_server *srv, const struct sockaddr_un *sun, socklen_t l
     /* Remember which file is ours: on close, a file that someone else has
      * put at the same path since then is left alone. */
     struct stat st;
-    if (path && stat(path, &st) == 0) {
+    if (path && cio__stat(path, &st) == 0) {
         srv->unix_path = path;
         srv->unix_dev = st.st_dev;
         srv->unix_ino = st.st_ino;
@@ -369,8 +367,9 @@ static void unlink_ours(cio_server *srv)
     struct stat st;
     if (!srv->unix_path)
         return;
-    if (stat(srv->unix_path, &st) == 0 && st.st_dev == srv->unix_dev && st.st_ino == srv->unix_ino)
-        unlink(srv->unix_path);
+    if (cio__stat(srv->unix_path, &st) == 0 && st.st_dev == srv->unix_dev &&
+        st.st_ino == srv->unix_ino)
+        cio__unlink(srv->unix_path);
     cio__free(srv->unix_path);
     srv->unix_path = NULL;
 }

@@ -266,6 +266,24 @@ int cio__getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     return getsockopt(fd, level, name, val, len);
 }
 
+int cio__lstat(const char *path, struct stat *st)
+{
+    FAIL_IF(CIO_FAULT_BIND, -1);
+    return lstat(path, st);
+}
+
+int cio__stat(const char *path, struct stat *st)
+{
+    FAIL_IF(CIO_FAULT_BIND, -1);
+    return stat(path, st);
+}
+
+int cio__unlink(const char *path)
+{
+    FAIL_IF(CIO_FAULT_BIND, -1);
+    return unlink(path);
+}
+
 int cio__getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
     FAIL_IF(CIO_FAULT_SOCKOPT, -1);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -50,6 +51,11 @@ int cio__accept(int fd, struct sockaddr *addr, socklen_t *len);
 int cio__shutdown(int fd, int how);
 int cio__setsockopt(int fd, int level, int name, const void *val, socklen_t len);
 int cio__getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+
+/* Unix socket files (server.c); failures injected at CIO_FAULT_BIND. */
+int cio__lstat(const char *path, struct stat *st);
+int cio__stat(const char *path, struct stat *st);
+int cio__unlink(const char *path);
 
 int cio__getpeername(int fd, struct sockaddr *addr, socklen_t *len);
 int cio__getsockname(int fd, struct sockaddr *addr, socklen_t *len);
