@@ -43,7 +43,9 @@
 #
 # Output: the table of medians on stderr; metric lines "<name> <value>
 # <unit>" on stdout for bench/run.sh; raw tls_load lines in
-# $BIN_DIR/tls_bench_raw.txt.
+# $BIN_DIR/tls_bench_raw.txt, the servers' stderr beside it
+# (tls_bench_raw.server.<name>: s_server logs every connection closed
+# without close_notify, as the stream tests end).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +66,7 @@ SEND_CONNS=${SEND_CONNS:-1}
 ECHO_CONNS=${ECHO_CONNS:-4}
 SUITE=${SUITE:-TLS_AES_256_GCM_SHA384}
 RAW=${RAW:-$BIN_DIR/tls_bench_raw.txt}
+SERVER_LOG=${RAW%.txt}.server # + .<server>: the servers' stderr
 SHARED_BENCH=${SHARED_BENCH:-$(cd "$ROOT/.." && pwd)/shared/bench}
 
 LOAD=$BIN_DIR/tls_load
@@ -76,6 +79,7 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/cio-tls-bench.XXXXXX")
 SPID=""
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
     [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
     rm -rf "$TMP"
@@ -87,7 +91,7 @@ trap 'exit 130' INT TERM
 GO_BIN=$BIN_DIR/go_tls_echo
 if [[ " $SERVERS " == *" go "* ]]; then
     if ! command -v go >/dev/null ||
-        ! GO111MODULE=off GOFLAGS= GOCACHE=${GOCACHE:-${TMPDIR:-/tmp}/cio-go-cache} \
+        ! GO111MODULE=off GOFLAGS='' GOCACHE=${GOCACHE:-${TMPDIR:-/tmp}/cio-go-cache} \
             GOPATH=${GOPATH:-$TMP/gopath} go build -o "$GO_BIN" "$ROOT/bench/peers/go_tls_echo.go"; then
         echo "tls_bench.sh: cannot build the Go peer (apt-get install golang-go): skipped" >&2
         SERVERS=$(echo " $SERVERS " | sed 's/ go / /')
@@ -156,12 +160,12 @@ servers_for() {
         [ "$1" = echo ] && [ "$s" = openssl ] && continue
         out="$out $s"
     done
-    echo $out
+    echo "${out# }"
 }
 
 wait_listen() { # wait_listen PORT PID: up to 10 s
-    local i
-    for i in $(seq 1 200); do
+    local _
+    for _ in $(seq 1 200); do
         kill -0 "$2" 2>/dev/null || return 1
         [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
         sleep 0.05
@@ -170,9 +174,9 @@ wait_listen() { # wait_listen PORT PID: up to 10 s
 }
 
 stop_server() {
-    local i
+    local _
     kill "$SPID" 2>/dev/null
-    for i in $(seq 1 40); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
+    for _ in $(seq 1 40); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$SPID" 2>/dev/null
     wait "$SPID" 2>/dev/null
     SPID=""
@@ -183,7 +187,9 @@ c2c_ns() {
     "$C2C" 2>/dev/null | sed -n 's/^c2c_ns=\([0-9]*\).*/\1/p'
 }
 
-port=$((42000 + RANDOM % 2000))
+# Below the ephemeral range (32768-60999 here): a port the load generator's
+# own connections hold cannot be listened on.
+port=$((21000 + RANDOM % 4000))
 FAILED=0
 
 # run_one REP TEST SERVER [extra tls_load args]: one measurement (retried
@@ -196,14 +202,17 @@ run_one() {
     [ "$t" = send ] && discard=1
     for try in $(seq 1 "$TRIES"); do
         port=$((port + 1))
-        # shellcheck disable=SC2046
+        echo "== rep=$rep test=$t try=$try port=$port" >>"$SERVER_LOG.$srv"
+        # shellcheck disable=SC2046 # the command line is meant to be split
         taskset -c 0 $(server_cmd "$srv" "$port" "$key" "$discard") \
-            <>"$TMP/stdin" >/dev/null 2>>"$TMP/server-$srv.log" &
+            <>"$TMP/stdin" >/dev/null 2>>"$SERVER_LOG.$srv" &
         SPID=$!
         if ! wait_listen "$port" "$SPID"; then
-            echo "rep=$rep test=$t server=$srv FAILED_TO_START" | tee -a "$RAW" >&2
-            FAILED=1
+            echo "rep=$rep test=$t server=$srv try=$try FAILED_TO_START (see $SERVER_LOG.$srv)" |
+                tee -a "$RAW" >&2
             stop_server
+            [ "$try" -lt "$TRIES" ] && continue
+            FAILED=1
             return
         fi
         c0=$(c2c_ns)
@@ -222,6 +231,7 @@ run_one() {
         echo "rep=$rep test=$t server=$srv try=$try c2c0=$c0 c2c1=$c1 clean=$clean $line" >>"$RAW"
         case $line in *errors=0*) ;; *) echo "  $t/$srv: $line" >&2; FAILED=1; return ;; esac
         [ "$clean" = 1 ] && return
+        [ "$try" -lt "$TRIES" ] || return
         echo "  $t/$srv: disturbed (c2c $c0/$c1 ns), retrying" >&2
         sleep 2
     done
@@ -234,6 +244,7 @@ run_one() {
     echo "# $(uname -srm); $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-);" \
         "$(openssl version); $(command -v go >/dev/null && go version)"
 } >"$RAW"
+rm -f "$SERVER_LOG".*
 echo "tls_bench: servers: $SERVERS; tests: $TESTS; $REPS x ${DUR}s (+${WARM}s warm-up);" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
@@ -269,7 +280,7 @@ for line in open(sys.argv[1]):
         continue
     runs.setdefault((kv["test"], kv["server"]), []).append(kv)
     info[kv["test"]] = (f'{kv["proto"]} {kv["cipher"]}, {kv["group"]} key exchange, '
-                        f'{kv["key"]} certificate')
+                        f'{kv["key"]} certificate, {kv.get("sig", "?")} signature')
 
 def usable(rs):
     clean = [r for r in rs if r.get("clean") == "1"]

@@ -165,7 +165,7 @@ static uint64_t *lats;
 static size_t lats_cap;
 static unsigned char *rbuf;
 static size_t rbuf_len;
-static char proto[32], cipher[64], group[32], keytype[48];
+static char proto[32], cipher[64], group[32], keytype[48], sigalg[64];
 
 static void set_events(struct conn *c, uint32_t ev)
 {
@@ -235,6 +235,10 @@ static void record_info(SSL *ssl)
         snprintf(group, sizeof group, "%s", g ? g : "?");
         EVP_PKEY_free(tmp);
     }
+    int type = NID_undef, md = NID_undef;
+    if (SSL_get_peer_signature_type_nid(ssl, &type) && SSL_get_peer_signature_nid(ssl, &md))
+        snprintf(sigalg, sizeof sigalg, "%s+%s", type == EVP_PKEY_EC ? "ECDSA" : OBJ_nid2sn(type),
+                 OBJ_nid2sn(md));
     X509 *cert = SSL_get1_peer_certificate(ssl);
     EVP_PKEY *pk = cert ? X509_get0_pubkey(cert) : NULL;
     if (pk) {
@@ -647,10 +651,10 @@ int main(int argc, char **argv)
                (double)bytes_meas / secs / 1e6,
                srv >= 0 && bytes_meas ? srv * 1e6 / ((double)bytes_meas / 1e6) : -1);
     }
-    printf("srv_cpu=%.1f lg_cpu=%.1f errors=%llu proto=%s cipher=%s group=%s key=%s\n",
+    printf("srv_cpu=%.1f lg_cpu=%.1f errors=%llu proto=%s cipher=%s group=%s key=%s sig=%s\n",
            srv >= 0 ? 100.0 * srv / secs : -1, 100.0 * (cpu1 - cpu0) / secs,
            (unsigned long long)errors, proto[0] ? proto : "?", cipher[0] ? cipher : "?",
-           group[0] ? group : "?", keytype[0] ? keytype : "?");
+           group[0] ? group : "?", keytype[0] ? keytype : "?", sigalg[0] ? sigalg : "?");
     SSL_CTX_free(ctx);
     return errors ? 1 : 0;
 }
