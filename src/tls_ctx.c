@@ -261,7 +261,8 @@ int cio_tls_server_ctx(cio_tls_ctx **out, const cio_tls_server_opts *opts)
         return -EINVAL;
     bool have_cas = opts->client_cafile || opts->client_capath;
     if (opts->verify_client > CIO_TLS_VERIFY_REQUIRED ||
-        (opts->verify_client != CIO_TLS_VERIFY_NONE && !have_cas))
+        (opts->verify_client != CIO_TLS_VERIFY_NONE && !have_cas) ||
+        opts->num_tickets < CIO_TLS_NO_TICKETS)
         return -EINVAL;
     cio_tls_ctx *c;
     int rc = ctx_new(&c, true, opts->min_version, opts->max_version);
@@ -293,6 +294,10 @@ int cio_tls_server_ctx(cio_tls_ctx **out, const cio_tls_server_opts *opts)
     else if (opts->verify_client == CIO_TLS_VERIFY_REQUIRED)
         mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(sc, mode, NULL);
+    size_t tickets = opts->num_tickets == CIO_TLS_NO_TICKETS ? 0
+                     : opts->num_tickets == 0                ? 1
+                                                             : (size_t)opts->num_tickets;
+    SSL_CTX_set_num_tickets(sc, tickets);
     /* Resumed sessions with client verification need a context id. */
     SSL_CTX_set_session_id_context(sc, (const unsigned char *)"cio", 3);
     if (c->alpn)

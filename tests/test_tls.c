@@ -78,6 +78,57 @@ TLS_TEST(tls, contexts)
     return 0;
 }
 
+/* ---- session tickets ---------------------------------------------------------- */
+
+static int tickets_seen;
+
+static int count_ticket(SSL *ssl, SSL_SESSION *session)
+{
+    (void)ssl;
+    (void)session;
+    tickets_seen++;
+    return 0; /* not kept */
+}
+
+/* How many TLS 1.3 session tickets a server made with num_tickets sends:
+ * the client's new-session callback counts them as it reads them, and
+ * they all come before the server's first byte of data. */
+static int tickets_sent(int num_tickets)
+{
+    cio_tls_ctx *cc = tc_client("ca.pem", NULL, NULL), *sc = NULL;
+    cio_tls_server_opts so = CIO_TLS_SERVER_OPTS_INIT;
+    so.certfile = tc_path("server.pem");
+    so.keyfile = tc_path("server.key");
+    so.num_tickets = num_tickets;
+    ASSERT_RC(cio_tls_server_ctx(&sc, &so), 0);
+    SSL_CTX *native = cio_tls_ctx_native(cc);
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT);
+    SSL_CTX_sess_set_new_cb(native, count_ticket);
+    tickets_seen = 0;
+    cio_stream *c, *s;
+    tls_pair(cc, sc, &c, &s);
+    ASSERT_RC(cio_write(s, "x", 1), 0);
+    char b;
+    ASSERT_RC(cio_readexactly(c, &b, 1, NULL), 1);
+    tc_release(c, s, cc, sc);
+    return tickets_seen;
+}
+
+TLS_TEST(tls, num_tickets)
+{
+    cr_assert_eq(tickets_sent(0), 1); /* the default: one, as Go */
+    cr_assert_eq(tickets_sent(CIO_TLS_NO_TICKETS), 0);
+    cr_assert_eq(tickets_sent(3), 3);
+    cio_tls_ctx *sc = NULL;
+    cio_tls_server_opts so = CIO_TLS_SERVER_OPTS_INIT;
+    so.certfile = tc_path("server.pem");
+    so.keyfile = tc_path("server.key");
+    so.num_tickets = CIO_TLS_NO_TICKETS - 1;
+    ASSERT_RC(cio_tls_server_ctx(&sc, &so), -EINVAL);
+    cr_assert_null(sc);
+    return 0;
+}
+
 /* ---- echo, reader operations, extra info -------------------------------------- */
 
 static void check_peer_info(cio_stream *c)
