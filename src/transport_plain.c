@@ -64,7 +64,11 @@ ssize_t cio__stream_send(cio_stream *s, const struct iovec *iov, int iovcnt)
         return -EAGAIN;
     ssize_t n;
     for (;;) {
-        if (s->is_socket) {
+        if (s->is_socket && iovcnt == 1) {
+            /* The common case, one buffer: send() spares the kernel
+             * copying in a msghdr and an iovec array. */
+            n = cio__send(s->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+        } else if (s->is_socket) {
             struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
             n = cio__sendmsg(s->fd, &msg, MSG_NOSIGNAL);
         } else {
