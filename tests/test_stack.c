@@ -74,7 +74,9 @@ TASK_TEST(stack, deep_recursion_within_default_stack)
     cio_task *t = t_spawn(recursion_task, &r);
     cr_assert_eq(t_join(t), 0);
     cr_assert_eq(r.result, expected_parity_sum(r.levels));
-    cr_assert_geq(r.used, 150u * FRAME, "recursion used only %zu bytes of stack", r.used);
+    /* An optimising build may inline levels into one frame, packing the
+     * buffers back to back: at least 149 of them lie between the ends. */
+    cr_assert_geq(r.used, 149u * FRAME, "recursion used only %zu bytes of stack", r.used);
     cr_assert_lt(r.used, CIO_DEFAULT_STACK_SIZE);
     cr_assert_geq(r.size, CIO_DEFAULT_STACK_SIZE - 4096);
     cr_assert_leq(r.size, CIO_DEFAULT_STACK_SIZE);
