@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 static const char *ex_prog = "example"; /* set by ex_parse */
+static bool ex_debug;                   /* --debug: cio's debug mode */
 
 /* "PROGRAM: what: why" on stderr; returns 1, the exit status of a failure. */
 static inline int ex_fail(const char *what, int err)
@@ -65,6 +66,7 @@ static inline void ex_usage(const char *synopsis, const char *about, const ex_op
         snprintf(left, sizeof(left), "%s %s", o->name, o->metavar ? o->metavar : "");
         printf("  %-22s %s\n", left, o->help);
     }
+    printf("  %-22s %s\n", "--debug", "report streams left open at exit (also CIO_DEBUG=1)");
     printf("  %-22s %s\n", "--help", "show this help and exit");
 }
 
@@ -130,6 +132,10 @@ static inline int ex_parse(int argc, char **argv, const char *synopsis, const ch
             ex_usage(synopsis, about, opts);
             exit(0);
         }
+        if (strcmp(argv[i], "--debug") == 0) {
+            ex_debug = true;
+            continue;
+        }
         const ex_opt *o = opts;
         while (o->name && strcmp(o->name, argv[i]) != 0)
             o++;
@@ -151,11 +157,12 @@ static inline void ex_parse_options(int argc, char **argv, const char *about, co
         ex_bad_usage("unexpected argument '%s'", argv[i]);
 }
 
-/* asyncio.run(main()): main_task's result is the exit status; a loop that
- * cannot even start is a failure too. */
+/* asyncio.run(main(), debug=...): main_task's result is the exit status;
+ * a loop that cannot even start is a failure too. */
 static inline int ex_run(cio_task_fn main_task)
 {
-    intptr_t rc = cio_run(main_task, NULL);
+    cio_run_opts o = {.debug = ex_debug};
+    intptr_t rc = cio_run_with(main_task, NULL, &o);
     return rc < 0 ? ex_fail("cio_run", (int)rc) : (int)rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "debug.h"
 #include "loop.h"
 
 static _Thread_local cio_loop *tls_loop;
@@ -143,6 +144,8 @@ static int loop_new(const cio_run_opts *opts, cio_loop **out)
     cio__list_init(&loop->live);
     cio__list_init(&loop->finished);
     cio__list_init(&loop->callbacks);
+    cio__list_init(&loop->debug_streams);
+    loop->debug = cio__debug_default(opts && opts->debug);
     loop->async_io.fd = -1;
     loop->stack_size = opts && opts->stack_size ? opts->stack_size : cio_default_stack_size();
     loop->now = cio__clock_ns();
@@ -183,6 +186,7 @@ static void loop_free(cio_loop *loop)
     if (loop->async_data)
         cio__async_term(loop);
     run_callbacks(loop);
+    cio__debug_report(loop);
     /* Handles the program never released. */
     while ((n = cio__list_first(&loop->finished)))
         cio__task_free(cio__container_of(n, cio_task, live_node));
@@ -279,6 +283,19 @@ intptr_t cio_run_opts_(cio_task_fn main, void *arg, const cio_run_opts *opts)
     cio__task_release(main_task);
     loop_free(loop);
     return result;
+}
+
+void cio_set_debug(bool on)
+{
+    cio_loop *loop = cio__loop();
+    if (loop)
+        loop->debug = on;
+}
+
+bool cio_get_debug(void)
+{
+    cio_loop *loop = cio__loop();
+    return loop && loop->debug;
 }
 
 intptr_t cio_run(cio_task_fn main, void *arg)

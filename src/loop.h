@@ -77,7 +77,9 @@ struct cio_loop {
     size_t stack_size;
     const void *thread_stack_bottom; /* for ASan fiber switches */
     size_t thread_stack_size;
-    bool shutting_down; /* main has returned; cancelling the rest */
+    bool debug;              /* debug mode (debug.h) */
+    cio__node debug_streams; /* debug mode: where live streams were opened */
+    bool shutting_down;      /* main has returned; cancelling the rest */
     bool closing;
 };
 

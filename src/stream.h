@@ -65,7 +65,8 @@ struct cio_stream {
     cio__timer close_timer;
     cio__node close_waiters; /* cio_wait_closed */
     cio_loop *loop;
-    bool loop_ref; /* holds a loop reference while closing */
+    bool loop_ref;                     /* holds a loop reference while closing */
+    struct cio__stream_origin *origin; /* debug mode: where it was opened */
 
     /* ---- transport ---- */
     bool rd_ready;  /* the fd may have data (edge hint) */
@@ -115,8 +116,8 @@ ssize_t cio__stream_send(cio_stream *s, const struct iovec *iov, int iovcnt);
  * waits.  0 or an interrupt (-ECANCELED, -ETIMEDOUT).  TLS handshakes. */
 int cio__stream_wait_readable(cio_stream *s);
 
-/* Create a stream over a connected fd (made non-blocking here; taken over
- * even on failure).  family is the socket's, or 0 for a pipe.  opts may
+/* Create a stream over a connected fd, already non-blocking and
+ * close-on-exec (taken over even on failure).  family is the socket's, or 0 for a pipe.  opts may
  * be NULL. */
 int cio__stream_new(cio_stream **out, int fd, int family, const cio_stream_opts *opts);
 /* Validate stream options: -EINVAL for limit <= 0, low > high... */

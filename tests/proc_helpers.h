@@ -264,17 +264,22 @@ static inline int child_wait(child *c)
     return child_wait_within(c, STEP);
 }
 
-/* A server example: started, its port taken from its first line,
- * "listening on 127.0.0.1:PORT". */
-static inline uint16_t server_start(child *c, char *const argv[])
+/* A server example: started with its stderr on err (-1: ours), its port
+ * taken from its first line, "listening on 127.0.0.1:PORT". */
+static inline uint16_t server_start_err(child *c, char *const argv[], int err)
 {
-    child_start(c, argv, -1);
+    child_start(c, argv, err);
     const char *first = child_line(c);
     const char *want = "listening on 127.0.0.1:";
     cr_assert_eq(strncmp(first, want, strlen(want)), 0, "first line: %s", first);
     long port = strtol(first + strlen(want), NULL, 10);
     cr_assert(port > 0 && port < 65536, "first line: %s", first);
     return (uint16_t)port;
+}
+
+static inline uint16_t server_start(child *c, char *const argv[])
+{
+    return server_start_err(c, argv, -1);
 }
 
 /* sig (SIGTERM or SIGINT), then a clean exit 0 within `seconds`. */

@@ -140,14 +140,39 @@ static intptr_t big_echo(void *arg)
     return 0;
 }
 
+/* A file for a server's stderr, and the check that debug mode (--debug)
+ * found no stream left open in it when the server's loop closed. */
+static int debug_log(const char *name)
+{
+    int fd = open(in_tmp(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0);
+    return fd;
+}
+
+static void assert_no_unclosed_streams(const char *name, int fd)
+{
+    close(fd);
+    char log[8192] = "";
+    FILE *f = fopen(in_tmp(name), "r");
+    cr_assert_not_null(f);
+    size_t n = fread(log, 1, sizeof(log) - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    cr_assert_null(strstr(log, "cio warning"), "%s stderr:\n%s", name, log);
+}
+
 Test(examples, echo_server_and_client, .fini = proc_teardown, .timeout = 60)
 {
     static child srv;
     static struct result r;
-    uint16_t port = server_start(&srv, (char *[]){EX("echo_server"), "--port", "0", NULL});
-    run((char *[]){EX("echo_client"), "--port", (char *)port_str(port), "hello,", "world", NULL},
+    int err = debug_log("echo_server.err");
+    uint16_t port =
+        server_start_err(&srv, (char *[]){EX("echo_server"), "--debug", "--port", "0", NULL}, err);
+    run((char *[]){EX("echo_client"), "--debug", "--port", (char *)port_str(port), "hello,",
+                   "world", NULL},
         &r);
     assert_exit(&r, 0);
+    cr_assert_null(strstr(r.err, "cio warning"), "client stderr:\n%s", r.err);
     cr_assert_str_eq(r.out, "hello, world\n");
     const char *line = child_line(&srv);
     cr_assert(strncmp(line, "connection from 127.0.0.1:", 26) == 0, "server: %s", line);
@@ -157,6 +182,7 @@ Test(examples, echo_server_and_client, .fini = proc_teardown, .timeout = 60)
     cr_assert_eq(cio_run(big_echo, &port), 0);
     server_stop(&srv, SIGTERM);
     cr_assert(strstr(srv.log, "shutting down"), "server:\n%s", srv.log);
+    assert_no_unclosed_streams("echo_server.err", err);
 }
 
 /* --lines: line by line; an over-long line is answered with an error and
@@ -460,11 +486,15 @@ static void chat_scenario(const char *max_queue, const char *drain_timeout, cons
         cr_skip_test("nc is not installed");
     static child srv;
     struct chat_args ca = {&srv, 0};
-    ca.port = server_start(&srv, (char *[]){EX("chat_server"), "--max-queue", (char *)max_queue,
-                                            "--drain-timeout", (char *)drain_timeout, "--port", "0",
-                                            NULL});
+    int err = debug_log("chat_server.err");
+    ca.port =
+        server_start_err(&srv,
+                         (char *[]){EX("chat_server"), "--debug", "--max-queue", (char *)max_queue,
+                                    "--drain-timeout", (char *)drain_timeout, "--port", "0", NULL},
+                         err);
     cr_assert_eq(cio_run(chat_main, &ca), 0);
     assert_status(child_wait(&srv), 0, srv.log);
+    assert_no_unclosed_streams("chat_server.err", err);
     char want[64];
     snprintf(want, sizeof(want), "guest3 dropped: %s\n", reason);
     cr_assert(strstr(srv.log, want), "server:\n%s", srv.log);

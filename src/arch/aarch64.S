@@ -46,9 +46,12 @@ cio__ctx_switch:
     .type cio__ctx_trampoline, %function
     .p2align 4
 cio__ctx_trampoline:
+    .cfi_startproc
+    .cfi_undefined x30   /* the first frame of a task: unwinders stop here */
     mov x0, x20
     blr x19
     brk #0
+    .cfi_endproc
     .size cio__ctx_trampoline, .-cio__ctx_trampoline
 
     .section .note.GNU-stack,"",%progbits
