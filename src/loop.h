@@ -14,24 +14,26 @@ enum cio__task_state {
 };
 
 struct cio_task {
+    /* ---- hot: what parking and waking touch, in one cache line ---- */
     cio__ctx ctx;
     cio__node ready_node; /* loop->ready while READY */
+    cio_loop *loop;
+    cio_timeout *scope; /* innermost timeout scope */
+    int wake_status;    /* what cio__park returns */
+    uint8_t state;
+    bool interruptible;
+    bool cancel_requested;
+
     cio__node live_node;  /* loop->live until DONE, then loop->finished */
     cio__node group_node; /* group->tasks while in a group */
     cio__node joiners;    /* tasks in cio_task_wait */
-    cio_loop *loop;
     cio_task_group *group;
     cio__stack *stack;
     cio_task_fn fn;
     void *arg;
     intptr_t result;
-    cio_timeout *scope; /* innermost timeout scope */
     void *asan_fake_stack;
-    int wake_status; /* what cio__park returns */
-    unsigned refs;   /* the handle + 1 while not done */
-    uint8_t state;
-    bool interruptible;
-    bool cancel_requested;
+    unsigned refs; /* the handle + 1 while not done */
     uint64_t id;
     char name[32];
 };
