@@ -109,8 +109,11 @@ CIO_EXTERN intptr_t cio_run_opts_(cio_task_fn main, void *arg, const cio_run_opt
  * and when the loop closes (the end of cio_run) every stream still alive
  * — never closed, or closed but never released — is reported on stderr
  * with that call stack: asyncio's ResourceWarning "unclosed StreamWriter".
- * Link with -rdynamic to see function names in the stacks.  It costs a
- * stack walk per stream opened; nothing else changes. */
+ * A server's failed TLS handshakes, which never reach the handler, are
+ * logged too ("cio debug: ...", with OpenSSL's reason), as asyncio logs
+ * "SSL handshake failed" in debug mode.  Link with -rdynamic to see
+ * function names in the stacks.  It costs a stack walk per stream opened;
+ * nothing else changes. */
 CIO_EXTERN void cio_set_debug(bool on);
 CIO_EXTERN bool cio_get_debug(void);
 

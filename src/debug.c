@@ -7,6 +7,7 @@
  * taken with glibc's backtrace(); link the program with -rdynamic to see
  * its function names rather than offsets. */
 #include <execinfo.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +87,16 @@ void cio__debug_report(cio_loop *loop)
         s->origin = NULL;
         cio__free(o);
     }
+}
+
+void cio__debug_note(const cio_loop *loop, const char *fmt, ...)
+{
+    if (!loop || !loop->debug)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "cio debug: %s\n", line);
 }

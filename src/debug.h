@@ -17,5 +17,9 @@ void cio__debug_stream_opened(cio_loop *loop, cio_stream *s);
 void cio__debug_stream_freed(cio_stream *s);
 /* At loop close: warn on stderr about every stream still alive. */
 void cio__debug_report(cio_loop *loop);
+/* In debug mode, one line "cio debug: ..." on stderr (asyncio logs such
+ * events at debug level, e.g. "SSL handshake failed"). */
+void cio__debug_note(const cio_loop *loop, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

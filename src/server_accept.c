@@ -4,6 +4,7 @@
  * abort_clients, shutdown). */
 #include <stdio.h>
 
+#include "debug.h"
 #include "net.h"
 #include "server.h"
 #include "stream.h"
@@ -23,9 +24,14 @@ static intptr_t conn_main(void *arg)
     cio_server *srv = c->srv;
     /* The TLS handshake runs here, in the connection's own task, so a
      * slow one holds up no one else.  A failed one closes the stream and
-     * the handler never sees it. */
-    if (!srv->opts.tls || cio__tls_server_upgrade(c->s, &srv->opts) == 0)
+     * the handler never sees it; debug mode says why, as asyncio does. */
+    int rc = srv->opts.tls ? cio__tls_server_upgrade(c->s, &srv->opts) : 0;
+    if (rc == 0)
         srv->handler(c->s, srv->arg);
+    else if (rc != -ECANCELED)
+        cio__debug_note(cio__loop(), "%s: TLS handshake failed: %s%s%s", cio_task_name(c->task),
+                        cio_strerror(rc), *cio_tls_error_reason(c->s) ? ": " : "",
+                        cio_tls_error_reason(c->s));
     cio__list_remove(&c->node);
     srv->nconns--;
     cio_stream_release(c->s); /* closes gracefully unless the handler retained it */

@@ -23,12 +23,12 @@ TestSuite(tls_net, .timeout = 60);
 /* ---- a TLS echo server ------------------------------------------------------------- */
 
 struct echo_state {
-    int conns;          /* handlers run */
-    char alpn[32];      /* what the last connection agreed */
-    char peer[128];     /* the last client certificate's subject */
+    int conns;      /* handlers run */
+    char alpn[32];  /* what the last connection agreed */
+    char peer[128]; /* the last client certificate's subject */
     unsigned char md[32];
-    bool hash_mode;     /* read to EOF and hash, instead of echoing lines */
-    bool one_line;      /* echo one line, then close (s_client waits for that) */
+    bool hash_mode; /* read to EOF and hash, instead of echoing lines */
+    bool one_line;  /* echo one line, then close (s_client waits for that) */
 };
 
 static void echo_handler(cio_stream *s, void *arg)
@@ -234,8 +234,46 @@ TLS_TEST(tls_net, option_checks)
     return 0;
 }
 
+/* Send this process's stderr to a file (debug-mode lines), and back. */
+static int stderr_to(const char *file)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    int fd = open(tc_path(file), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    return saved;
+}
+
+static char *stderr_back(int saved, const char *file)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    static char text[4096];
+    FILE *f = fopen(tc_path(file), "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
 TLS_TEST(tls_net, server_drops_failed_handshakes)
 {
+    /* Debug mode also says why each one failed (asyncio logs "SSL
+     * handshake failed" in debug mode). */
+    cio_set_debug(true);
+    int saved = stderr_to("debug.log");
     struct echo_state st = {0};
     cio_tls_ctx *sc = tc_server("server", 0, NULL);
     cio_server *srv = tls_server(sc, &st, 0.3);
@@ -261,6 +299,12 @@ TLS_TEST(tls_net, server_drops_failed_handshakes)
     ASSERT_RC(tls_connect(&c, "127.0.0.1", port, cc, "localhost"), CIO_ETLSCERT);
     server_done(srv);
     cr_assert_eq(st.conns, 0);
+    const char *log = stderr_back(saved, "debug.log");
+    cr_assert_eq(count_of(log, "cio debug: cio-conn 127.0.0.1:"), 3, "%s", log);
+    cr_assert_eq(count_of(log, ": TLS handshake failed: "), 3, "%s", log);
+    cr_assert(strstr(log, cio_strerror(CIO_ETLSNOTLS)), "%s", log);
+    cr_assert(strstr(log, cio_strerror(CIO_ETLSHANDSHAKE_TIMEOUT)), "%s", log);
+    cr_assert(strstr(log, "unknown ca"), "%s", log); /* the client's alert */
     cio_tls_ctx_free(cc);
     cio_tls_ctx_free(sc);
     return 0;
@@ -281,8 +325,7 @@ static pid_t openssl_spawn(const char *const *args, int in_fd, const char *out)
     else
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, tc_path(out), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, tc_path(errname), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
+    posix_spawn_file_actions_addopen(&fa, 2, tc_path(errname), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     char *argv[32] = {"openssl"};
     int n = 1;
     for (; args[n - 1] && n < 31; n++)
@@ -352,8 +395,16 @@ TLS_TEST(tls_net, cio_client_against_openssl_s_server)
     for (int attempt = 0; attempt < 5 && !c; attempt++) {
         char accept[32];
         snprintf(accept, sizeof(accept), "127.0.0.1:%u", free_port());
-        const char *args[] = {"s_server", "-accept", accept, "-cert", tc_path("server.pem"),
-                              "-key", tc_path("server.key"), "-rev", "-alpn", "http/1.1",
+        const char *args[] = {"s_server",
+                              "-accept",
+                              accept,
+                              "-cert",
+                              tc_path("server.pem"),
+                              "-key",
+                              tc_path("server.key"),
+                              "-rev",
+                              "-alpn",
+                              "http/1.1",
                               NULL};
         pid = openssl_spawn(args, -1, "s_server.out");
         uint16_t port = (uint16_t)atoi(strchr(accept, ':') + 1);
@@ -388,14 +439,24 @@ TLS_TEST(tls_net, cio_client_against_openssl_s_server)
 
 /* Run s_client against our server with line on its stdin; returns its
  * exit status, its stdout in out. */
-static int run_s_client(uint16_t port, const char *cafile, const char *line, char *out,
-                        size_t cap)
+static int run_s_client(uint16_t port, const char *cafile, const char *line, char *out, size_t cap)
 {
     char connect[32];
     snprintf(connect, sizeof(connect), "127.0.0.1:%u", port);
-    const char *args[] = {"s_client", "-connect", connect, "-CAfile", tc_path(cafile),
-                          "-verify_return_error", "-verify_hostname", "localhost",
-                          "-servername", "localhost", "-alpn", "http/1.1", "-quiet", NULL};
+    const char *args[] = {"s_client",
+                          "-connect",
+                          connect,
+                          "-CAfile",
+                          tc_path(cafile),
+                          "-verify_return_error",
+                          "-verify_hostname",
+                          "localhost",
+                          "-servername",
+                          "localhost",
+                          "-alpn",
+                          "http/1.1",
+                          "-quiet",
+                          NULL};
     int in[2];
     cr_assert_eq(pipe(in), 0);
     pid_t pid = openssl_spawn(args, in[0], "s_client.out");
@@ -417,8 +478,8 @@ TLS_TEST(tls_net, openssl_s_client_against_a_cio_server)
     cio_tls_ctx *sc = tc_server("server", 0, "h2,http/1.1");
     cio_server *srv = tls_server(sc, &st, 10);
     char out[256];
-    ASSERT_RC(run_s_client(cio_server_port(srv), "ca.pem", "hello from s_client\n", out,
-                           sizeof(out)), 0);
+    ASSERT_RC(
+        run_s_client(cio_server_port(srv), "ca.pem", "hello from s_client\n", out, sizeof(out)), 0);
     cr_assert_str_eq(out, "hello from s_client\n");
     cr_assert_eq(st.conns, 1);
     cr_assert_str_eq(st.alpn, "http/1.1");
