@@ -176,6 +176,10 @@ void cio__stream_finish_close(cio_stream *s, int err)
     s->closing = true;
     if (!s->close_error)
         s->close_error = err;
+    /* asyncio's connection_lost feeds EOF unless the connection failed:
+     * once the buffer is read, at_eof is true and reads return 0. */
+    if (!s->read_error)
+        s->eof = true;
     cio__timer_stop(&s->close_timer);
     cio__io_close(&s->io);
     cio__close(s->fd);

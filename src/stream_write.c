@@ -196,6 +196,18 @@ int cio_drain(cio_stream *s)
 {
     if (s->write_error)
         return s->write_error;
+    if (s->closing) {
+        /* asyncio: a closing transport's drain yields once for
+         * connection_lost, then a lost connection is ConnectionResetError
+         * (or the error that ended it), at every later drain too. */
+        int rc = cio_yield();
+        if (rc)
+            return rc;
+        if (s->write_error)
+            return s->write_error;
+        if (s->closed)
+            return s->close_error ? s->close_error : -ECONNRESET;
+    }
     if (s->wqueued <= s->high_water) {
         if (s->drain_budget < DRAIN_YIELD_BUDGET)
             return 0;

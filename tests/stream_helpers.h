@@ -446,4 +446,28 @@ static inline void op_join(cio_task *t)
                      r_ < 0 ? cio_err_name((int)r_) : "bytes", cio_err_name((int)(want)));         \
     } while (0)
 
+/* ---- full sockets ---------------------------------------------------------- */
+
+enum { MiB = 1024 * 1024 };
+
+/* A stream whose socket is full: every write queues.  *filled is what
+ * the peer has to read before it sees the stream's writes. */
+static inline cio_stream *full_pair(int *peer, size_t *filled, const cio_stream_opts *opts)
+{
+    cio_stream *s = raw_pair(peer, opts);
+    *filled = fd_fill(cio_stream_fd(s));
+    return s;
+}
+
+/* Read everything up to EOF from peer and check it is `skip` bytes of
+ * filler followed by exactly want[0..len). */
+static inline void expect_peer_gets(int peer, size_t skip, const char *want, size_t len)
+{
+    char *got = NULL;
+    size_t n = fd_read_to_eof(peer, &got);
+    cr_assert_eq(n, skip + len, "peer got %zu bytes, want %zu + %zu", n, skip, len);
+    cr_assert(memcmp(got + skip, want, len) == 0, "peer got the bytes out of order");
+    free(got);
+}
+
 #endif

@@ -153,22 +153,13 @@ STREAM_TEST(read, returns_0_at_eof)
     return 0;
 }
 
-static int ran;
-
-static intptr_t set_ran(void *arg)
-{
-    (void)arg;
-    ran = 1;
-    return 0;
-}
-
 STREAM_TEST(read, n_0_returns_0_at_once)
 {
     int peer;
     cio_stream *s = raw_pair(&peer, NULL);
     char buf[4];
-    ran = 0;
-    cio_task *t = t_spawn(set_ran, NULL);
+    int ran = 0;
+    cio_task *t = t_spawn(t_set_flag, &ran);
     EXPECT_ERR(cio_read(s, buf, 0), 0);
     cr_assert_eq(ran, 0, "read(0) suspended the caller");
     /* With data buffered, read(0) consumes nothing. */
@@ -407,8 +398,8 @@ STREAM_TEST(readexactly, n_0_returns_0_at_once)
     cio_stream *s = raw_pair(&peer, NULL);
     char buf[4];
     size_t partial = 7;
-    ran = 0;
-    cio_task *t = t_spawn(set_ran, NULL);
+    int ran = 0;
+    cio_task *t = t_spawn(t_set_flag, &ran);
     EXPECT_ERR(cio_readexactly(s, buf, 0, &partial), 0);
     cr_assert_eq(partial, 0);
     cr_assert_eq(ran, 0, "readexactly(0) suspended the caller");

@@ -14,39 +14,7 @@ TestSuite(writev, .timeout = 30);
 TestSuite(drain, .timeout = 30);
 TestSuite(water_marks, .timeout = 30);
 TestSuite(write_eof, .timeout = 30);
-TestSuite(close, .timeout = 30);
 TestSuite(lost, .timeout = 30);
-
-enum { MiB = 1024 * 1024 };
-
-static int ran;
-
-static intptr_t set_ran(void *arg)
-{
-    (void)arg;
-    ran = 1;
-    return 0;
-}
-
-/* A stream whose socket is full: every write queues.  *filled is what
- * the peer has to read before it sees the stream's writes. */
-static cio_stream *full_pair(int *peer, size_t *filled, const cio_stream_opts *opts)
-{
-    cio_stream *s = raw_pair(peer, opts);
-    *filled = fd_fill(cio_stream_fd(s));
-    return s;
-}
-
-/* Read everything up to EOF from peer and check it is `skip` bytes of
- * filler followed by exactly want[0..len). */
-static void expect_peer_gets(int peer, size_t skip, const char *want, size_t len)
-{
-    char *got = NULL;
-    size_t n = fd_read_to_eof(peer, &got);
-    cr_assert_eq(n, skip + len, "peer got %zu bytes, want %zu + %zu", n, skip, len);
-    cr_assert(memcmp(got + skip, want, len) == 0, "peer got the bytes out of order");
-    free(got);
-}
 
 /* ---- write ---------------------------------------------------------------------- */
 
@@ -55,8 +23,8 @@ STREAM_TEST(write, never_blocks_10MiB_into_a_socket_nobody_reads)
     int peer;
     cio_stream *s = raw_pair(&peer, NULL);
     char *data = pattern_new(10 * MiB, 1);
-    ran = 0;
-    cio_task *t = t_spawn(set_ran, NULL);
+    int ran = 0;
+    cio_task *t = t_spawn(t_set_flag, &ran);
     double t0 = cio_time();
     cr_assert_eq(cio_write(s, data, 10 * MiB), 0);
     cr_assert_eq(ran, 0, "write suspended the caller");
@@ -266,8 +234,8 @@ static void check_marks(cio_stream *s, int peer, size_t filled, size_t high, siz
     char *data = pattern_new(high + 1, 5);
     cr_assert_eq(cio_write(s, data, high), 0);
     cr_assert_eq(cio_write_buffer_size(s), high);
-    ran = 0;
-    cio_task *r = t_spawn(set_ran, NULL);
+    int ran = 0;
+    cio_task *r = t_spawn(t_set_flag, &ran);
     EXPECT_ERR(cio_drain(s), 0);
     cr_assert_eq(ran, 0, "drain at the high water mark did not return at once");
     t_join(r);
@@ -590,166 +558,6 @@ STREAM_TEST(write_eof, half_close_over_tcp)
     cr_assert(!cio_is_closing(s));
     close(peer);
     stream_drop(s);
-    return 0;
-}
-
-/* ---- close, abort, is_closing, wait_closed ------------------------------------------------- */
-
-STREAM_TEST(close, flushes_queued_data_before_closing)
-{
-    int peer;
-    size_t filled;
-    cio_stream *s = full_pair(&peer, &filled, NULL);
-    char *data = pattern_new(MiB, 9);
-    cr_assert_eq(cio_write(s, data, MiB), 0);
-    op w = {.s = s, .kind = OP_WAIT_CLOSED};
-    cio_close(s);
-    cr_assert(cio_is_closing(s));
-    EXPECT_ERR(cio_write(s, "late", 4), -ESHUTDOWN);
-    cio_task *t = op_spawn_blocked(&w);
-    expect_peer_gets(peer, filled, data, MiB);
-    op_join(t);
-    EXPECT_ERR(w.rc, 0);
-    EXPECT_ERR(cio_wait_closed(s), 0);
-    EXPECT_ERR(cio_stream_fd(s), -EBADF);
-    free(data);
-    cio_stream_release(s);
-    close(peer);
-    return 0;
-}
-
-STREAM_TEST(close, releasing_the_last_reference_closes_gracefully)
-{
-    int peer;
-    size_t filled;
-    cio_stream *s = full_pair(&peer, &filled, NULL);
-    char *data = pattern_new(100000, 10);
-    cr_assert_eq(cio_write(s, data, 100000), 0);
-    cio_stream_release(s); /* no close: the stream flushes, then closes */
-    expect_peer_gets(peer, filled, data, 100000);
-    free(data);
-    close(peer);
-    return 0;
-}
-
-STREAM_TEST(close, is_bounded_by_the_close_timeout)
-{
-    int peer;
-    size_t filled;
-    cio_stream_opts o = CIO_STREAM_OPTS_INIT;
-    o.close_timeout = 0.2;
-    cio_stream *s = full_pair(&peer, &filled, &o);
-    char *data = pattern_new(100000, 11);
-    cr_assert_eq(cio_write(s, data, 100000), 0);
-    op d = {.s = s, .kind = OP_DRAIN};
-    cio_task *t = op_spawn_blocked(&d);
-    double t0 = cio_time();
-    cio_close(s);
-    /* The peer never reads: the close gives up after close_timeout. */
-    int rc = cio_wait_closed(s);
-    double took = cio_time() - t0;
-    EXPECT_ERR(rc, -ETIMEDOUT);
-    cr_assert_geq(took, 0.15, "closed after %.3f s", took);
-    cr_assert_lt(took, 2.0, "closed after %.3f s", took);
-    EXPECT_ERR(cio_stream_fd(s), -EBADF);
-    cr_assert_eq(cio_write_buffer_size(s), 0, "the queue was not discarded");
-    op_join(t);
-    cr_assert_lt(d.rc, 0, "a drainer whose data was discarded got success");
-    free(data);
-    cio_stream_release(s);
-    close(peer);
-    return 0;
-}
-
-STREAM_TEST(close, abort_with_queued_data_gives_drainers_ECONNABORTED)
-{
-    int peer;
-    size_t filled;
-    cio_stream *s = full_pair(&peer, &filled, NULL);
-    char *data = pattern_new(100000, 12);
-    cr_assert_eq(cio_write(s, data, 100000), 0);
-    op d1 = {.s = s, .kind = OP_DRAIN}, d2 = {.s = s, .kind = OP_DRAIN};
-    cio_task *t1 = op_spawn_blocked(&d1);
-    cio_task *t2 = op_spawn_blocked(&d2);
-    cio_abort(s);
-    cr_assert(cio_is_closing(s));
-    cr_assert_eq(cio_write_buffer_size(s), 0);
-    op_join(t1);
-    op_join(t2);
-    EXPECT_ERR(d1.rc, -ECONNABORTED);
-    EXPECT_ERR(d2.rc, -ECONNABORTED);
-    EXPECT_ERR(cio_drain(s), -ECONNABORTED);
-    int w = cio_write(s, "x", 1);
-    cr_assert_lt(w, 0, "write after abort succeeded");
-    EXPECT_ERR(cio_stream_fd(s), -EBADF);
-    /* The peer gets what was sent, then the end; never the discarded queue. */
-    char buf[4096];
-    size_t got = 0;
-    for (;;) {
-        ssize_t n = fd_read_some(peer, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    cr_assert_eq(got, filled);
-    free(data);
-    cio_stream_release(s);
-    close(peer);
-    return 0;
-}
-
-STREAM_TEST(close, is_closing_false_after_peer_eof_true_after_close_and_abort)
-{
-    int peer;
-    cio_stream *s = raw_pair(&peer, NULL);
-    char buf[8];
-    cr_assert(!cio_is_closing(s));
-    shutdown(peer, SHUT_WR);
-    EXPECT_ERR(cio_read(s, buf, sizeof(buf)), 0);
-    cr_assert(!cio_is_closing(s), "peer EOF leaves the connection half-open");
-    cr_assert_eq(cio_write(s, "still", 5), 0);
-    fd_read_exact(peer, buf, 5);
-    cr_assert(memcmp(buf, "still", 5) == 0);
-    cio_close(s);
-    cr_assert(cio_is_closing(s));
-    EXPECT_ERR(cio_wait_closed(s), 0);
-    cr_assert(cio_is_closing(s));
-    cio_stream_release(s);
-    close(peer);
-
-    s = raw_pair(&peer, NULL);
-    cio_abort(s);
-    cr_assert(cio_is_closing(s));
-    EXPECT_ERR(cio_wait_closed(s), 0);
-    cio_stream_release(s);
-    close(peer);
-    return 0;
-}
-
-STREAM_TEST(close, wait_closed_returns_to_every_waiter_and_at_once_afterwards)
-{
-    int peer;
-    size_t filled;
-    cio_stream *s = full_pair(&peer, &filled, NULL);
-    cr_assert_eq(cio_write(s, "tail", 4), 0);
-    op w1 = {.s = s, .kind = OP_WAIT_CLOSED}, w2 = {.s = s, .kind = OP_WAIT_CLOSED};
-    cio_task *t1 = op_spawn_blocked(&w1);
-    cio_task *t2 = op_spawn_blocked(&w2);
-    cio_close(s);
-    t_yield_n(3);
-    cr_assert(!cio_task_done(t1) && !cio_task_done(t2), "closed before the queue was flushed");
-    expect_peer_gets(peer, filled, "tail", 4);
-    op_join(t1);
-    op_join(t2);
-    EXPECT_ERR(w1.rc, 0);
-    EXPECT_ERR(w2.rc, 0);
-    ran = 0;
-    cio_task *r = t_spawn(set_ran, NULL);
-    EXPECT_ERR(cio_wait_closed(s), 0);
-    cr_assert_eq(ran, 0, "wait_closed on a closed stream suspended the caller");
-    t_join(r);
-    cio_stream_release(s);
-    close(peer);
     return 0;
 }
 

@@ -141,7 +141,8 @@ CIO_EXTERN ssize_t cio_readline_view(cio_stream *s, const char **view);
 CIO_EXTERN ssize_t cio_readuntil_view(cio_stream *s, const void *sep, size_t seplen,
                                       const char **view);
 
-/* at_eof(): EOF received and the buffer is empty. */
+/* at_eof(): EOF received and the buffer is empty.  A stream closed
+ * without an error (close, abort) counts as at EOF, as in asyncio. */
 CIO_EXTERN bool cio_at_eof(const cio_stream *s);
 /* Bytes buffered and not yet read. */
 CIO_EXTERN size_t cio_stream_buffered(const cio_stream *s);
@@ -168,7 +169,10 @@ CIO_EXTERN int cio_writev(cio_stream *s, const struct iovec *iov, int iovcnt);
 /* drain(): returns at once while the queue is at or below the high water
  * mark; otherwise waits until it falls to the low water mark.  Returns
  * the connection's error if it is lost (to every drainer, promptly) or if
- * queued data was discarded by cio_abort (-ECONNABORTED).  After a budget
+ * queued data was discarded by cio_abort (-ECONNABORTED).  On a closing
+ * stream it yields once and then, if the stream is closed, returns the
+ * error that ended it or -ECONNRESET (asyncio's ConnectionResetError),
+ * at every call.  After a budget
  * of writes that never had to wait it yields, so a write+drain loop on a
  * fast socket cannot starve other tasks. */
 CIO_EXTERN int cio_drain(cio_stream *s);
