@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "net.h"
-#include "stream.h"
+#include "stream_tls.h"
 
 /* ---- one attempt --------------------------------------------------------- */
 

@@ -78,7 +78,7 @@ void cio__debug_report(cio_loop *loop)
         fprintf(stderr,
                 "cio warning: unclosed stream (fd %d%s): %s when its loop closed; "
                 "opened by task '%s' at:\n",
-                s->fd, peer, what, o->task);
+                s->ep.fd, peer, what, o->task);
         fflush(stderr);
         /* Skip our own frame: the first is cio__debug_stream_opened. */
         if (o->nframes > 1)

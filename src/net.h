@@ -97,10 +97,4 @@ int cio__connect_addrs(const cio__addr *addrs, size_t n, double delay, const cio
  * list first, then alternate families (RFC 8305 section 4).  In place. */
 void cio__addrs_interleave(cio__addr *addrs, size_t n);
 
-/* TLS hook for cio_open_connection / cio_open_unix_connection (tls.c,
- * also declared in tls.h): wrap a freshly connected plain stream in TLS
- * as a client and run the handshake (server_hostname defaulting to host).
- * On failure the stream is closed and the caller releases it. */
-int cio__tls_client_upgrade(cio_stream *s, const cio_connect_opts *opts, const char *host);
-
 #endif

@@ -7,8 +7,7 @@
 #include "debug.h"
 #include "net.h"
 #include "server.h"
-#include "stream.h"
-#include "tls.h"
+#include "stream_tls.h"
 
 enum { ACCEPT_BURST = 64 }; /* accepts in a row before the accept task yields */
 

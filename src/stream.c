@@ -23,39 +23,32 @@ int cio__stream_opts_check(const cio_stream_opts *o)
     return 0;
 }
 
-/* SO_ERROR of a socket the backend reported in error, as -errno (0 if
- * there is none, or for pipes). */
-static int pending_error(cio_stream *s)
-{
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (!s->is_socket || cio__getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        return 0;
-    return -err;
-}
-
 static void stream_ready(cio__io *io, bool readable, bool writable)
 {
-    cio_stream *s = cio__container_of(io, cio_stream, io);
+    cio_stream *s = cio__container_of(io, cio_stream, ep.io);
     if (readable) {
-        s->rd_ready = true;
+        s->ep.rd_ready = true;
         if (s->reader)
             cio__unpark(s->reader);
     }
     if (writable)
-        s->wr_ready = true;
+        s->ep.wr_ready = true;
     /* A reset on a connection nobody is reading: asyncio notices it
      * through its always-on reader, and so must wait_closed here.  What
      * was received before the reset is kept (cio__stream_fail salvages). */
     if (io->error && !s->reader && !s->closed) {
-        int err = pending_error(s);
+        int err = cio__endpoint_error(&s->ep);
         if (err) {
             cio__stream_fail(s, err); /* may free s */
             return;
         }
     }
+    /* A reader may be waiting for the transport to get its bytes out
+     * (a TLS handshake whose flight the socket did not take at once). */
+    if (writable && s->reader && cio__stream_tp_pending(s))
+        cio__unpark(s->reader);
     /* Flushing may finish a close and free s: nothing may touch s after. */
-    if ((writable && s->wqueued) || (s->closing && !s->closed))
+    if ((writable && (s->wqueued || cio__stream_tp_pending(s))) || (s->closing && !s->closed))
         cio__stream_flush(s);
 }
 
@@ -74,32 +67,27 @@ int cio__stream_new(cio_stream **out, int fd, int family, const cio_stream_opts 
         rc = -ENOMEM;
         goto out_close_fd;
     }
-    s->fd = fd;
     s->family = family;
-    s->is_socket = family != 0;
     s->limit = opts ? (size_t)opts->limit : CIO_DEFAULT_LIMIT;
+    s->default_high_water = CIO_DEFAULT_HIGH_WATER;
     s->high_water = opts && opts->high_water ? opts->high_water : CIO_DEFAULT_HIGH_WATER;
     s->low_water = opts && opts->low_water ? opts->low_water : s->high_water / 4;
     s->close_timeout = opts ? opts->close_timeout : CIO_DEFAULT_CLOSE_TIMEOUT;
-    /* No read is tried before the backend reports data (registration
-     * reports what is already there), so an idle connection never gets a
-     * read buffer: cio holds ~5 KiB per idle connection, mostly the
-     * handler task's one stack page. */
-    s->rd_ready = false;
-    s->wr_ready = true;
-    s->tp = &cio__transport_plain;
     s->refs = 1;
     s->loop = cio__loop();
     cio__list_init(&s->wqueue);
     cio__list_init(&s->drainers);
     cio__list_init(&s->close_waiters);
     cio__timer_init(&s->close_timer);
-    rc = cio__io_open(&s->io, fd);
+    /* An idle connection never gets a read buffer: cio holds ~5 KiB per
+     * idle connection, mostly the handler task's one stack page. */
+    rc = cio__endpoint_open(&s->ep, fd, family);
     if (rc) {
         cio__free(s);
         goto out_close_fd;
     }
-    s->io.on_ready = stream_ready;
+    s->ep.io.on_ready = stream_ready;
+    s->tp = &s->ep.tp;
     if (s->loop->debug)
         cio__debug_stream_opened(s->loop, s);
     *out = s;
@@ -138,8 +126,8 @@ static void stream_free(cio_stream *s)
 {
     cio__debug_stream_freed(s);
     cio__stream_discard_queue(s);
-    if (s->tp->destroy)
-        s->tp->destroy(s);
+    if (s->tp->ops->destroy)
+        s->tp->ops->destroy(s->tp);
     cio__buf_free(&s->rbuf);
     cio__free(s);
 }
@@ -181,9 +169,7 @@ void cio__stream_finish_close(cio_stream *s, int err)
     if (!s->read_error)
         s->eof = true;
     cio__timer_stop(&s->close_timer);
-    cio__io_close(&s->io);
-    cio__close(s->fd);
-    s->fd = -1;
+    cio__endpoint_close(&s->ep);
     if (s->reader)
         cio__unpark(s->reader);
     cio__wake_all(&s->drainers, 0);
@@ -265,14 +251,14 @@ int cio_wait_closed(cio_stream *s)
 
 static int addr_of(const cio_stream *s, bool peer, struct sockaddr *addr, socklen_t *len)
 {
-    if (!s->is_socket)
+    if (!s->family)
         return -ENOTSOCK;
     if (s->closed)
         return -EBADF;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    int r = peer ? cio__getpeername(s->fd, (struct sockaddr *)&ss, &sl)
-                 : cio__getsockname(s->fd, (struct sockaddr *)&ss, &sl);
+    int r = peer ? cio__getpeername(s->ep.fd, (struct sockaddr *)&ss, &sl)
+                 : cio__getsockname(s->ep.fd, (struct sockaddr *)&ss, &sl);
     if (r < 0)
         return cio__err();
     if (*len < sl) {
@@ -296,5 +282,5 @@ int cio_stream_sockname(const cio_stream *s, struct sockaddr *addr, socklen_t *l
 
 int cio_stream_fd(const cio_stream *s)
 {
-    return s->closed ? -EBADF : s->fd;
+    return s->closed || s->ep.fd < 0 ? -EBADF : s->ep.fd;
 }

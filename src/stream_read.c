@@ -20,10 +20,10 @@ int cio__stream_wait_readable(cio_stream *s)
     if (s->reader && s->reader != self)
         return -EBUSY;
     s->reader = self;
-    s->io.want_read = true;
+    s->ep.io.want_read = true;
     int rc = cio__park();
     s->reader = NULL;
-    s->io.want_read = false;
+    s->ep.io.want_read = false;
     return rc;
 }
 
@@ -37,7 +37,8 @@ static ssize_t pull(cio_stream *s, void *dst, size_t len)
         s->eof = true;
         return 0;
     }
-    ssize_t n = s->tp->read(s, dst, len);
+    ssize_t n = s->tp->ops->read(s->tp, dst, len);
+    cio__stream_want_held_out(s); /* reading may produce records (TLS) */
     if (n == 0)
         s->eof = true;
     else if (n < 0 && n != -EAGAIN) {
@@ -57,7 +58,7 @@ static ssize_t fill(cio_stream *s, size_t want)
         want = CIO__READ_CHUNK;
     for (;;) {
         /* Wait before reserving: an idle stream holds no buffer. */
-        if (s->tp->idle && s->tp->idle(s) && !s->eof && !s->read_error && !s->closing) {
+        if (s->tp->ops->read_idle(s->tp) && !s->eof && !s->read_error && !s->closing) {
             int rc = cio__stream_wait_readable(s);
             if (rc)
                 return rc;
@@ -359,8 +360,8 @@ void cio__stream_salvage(cio_stream *s)
     for (int rounds = 0; rounds < 64 && !s->eof && !s->read_error; rounds++) {
         if (cio__buf_reserve(&s->rbuf, MIN_READ) != 0)
             return;
-        s->rd_ready = true;
-        ssize_t n = s->tp->read(s, s->rbuf.data + s->rbuf.end, s->rbuf.cap - s->rbuf.end);
+        s->ep.rd_ready = true;
+        ssize_t n = s->tp->ops->read(s->tp, s->rbuf.data + s->rbuf.end, s->rbuf.cap - s->rbuf.end);
         if (n > 0)
             s->rbuf.end += (size_t)n;
         else if (n == 0)

@@ -1,6 +1,7 @@
-/* The writer: write never blocks (send now, queue the rest), the loop
- * flushes the queue when the fd is writable, drain waits on the water
- * marks, write_eof half-closes once the queue is empty. */
+/* The writer: write never blocks (hand the transport what it takes now,
+ * queue the rest), the loop flushes the queue when the endpoint is
+ * writable, drain waits on the water marks, write_eof half-closes once
+ * the queue is empty. */
 #include <sys/uio.h>
 
 #include "stream.h"
@@ -33,7 +34,7 @@ static cio__chunk *chunk_new(size_t cap)
 }
 
 /* Copy bytes [skip, total) of iov into the queue.  All or nothing. */
-int cio__stream_queue(cio_stream *s, const struct iovec *iov, int iovcnt, size_t skip)
+static int queue_bytes(cio_stream *s, const struct iovec *iov, int iovcnt, size_t skip)
 {
     size_t need = iov_total(iov, iovcnt) - skip;
     cio__node *last = cio__list_empty(&s->wqueue) ? NULL : s->wqueue.prev;
@@ -71,7 +72,7 @@ int cio__stream_queue(cio_stream *s, const struct iovec *iov, int iovcnt, size_t
     }
     cio__free(extra); /* unused when the tail had room after all */
     s->wqueued += need;
-    s->io.want_write = true;
+    s->ep.io.want_write = true;
     return 0;
 }
 
@@ -81,7 +82,7 @@ void cio__stream_discard_queue(cio_stream *s)
     while ((n = cio__list_pop_front(&s->wqueue)))
         cio__free(cio__container_of(n, cio__chunk, node));
     s->wqueued = 0;
-    s->io.want_write = false;
+    s->ep.io.want_write = false;
 }
 
 int cio__stream_send_or_queue(cio_stream *s, const struct iovec *iov, int iovcnt, size_t total)
@@ -92,7 +93,7 @@ int cio__stream_send_or_queue(cio_stream *s, const struct iovec *iov, int iovcnt
      * no writable edge, so what is queued here could wait for ever. */
     for (int i = 0; !s->wqueued && i < iovcnt;) {
         int cnt = iovcnt - i < MAX_IOV ? iovcnt - i : MAX_IOV;
-        ssize_t n = cio__stream_send(s, iov + i, cnt);
+        ssize_t n = s->tp->ops->write(s->tp, iov + i, cnt);
         if (n == -EAGAIN)
             break;
         if (n < 0) {
@@ -104,9 +105,11 @@ int cio__stream_send_or_queue(cio_stream *s, const struct iovec *iov, int iovcnt
             break;
         i += cnt;
     }
-    if (sent == total)
+    if (sent == total) {
+        cio__stream_want_held_out(s);
         return 0;
-    int rc = cio__stream_queue(s, iov, iovcnt, sent);
+    }
+    int rc = queue_bytes(s, iov, iovcnt, sent);
     if (rc && sent) {
         /* Part of this write is on the wire and the rest cannot be kept:
          * the byte stream is broken, so the connection must end. */
@@ -131,9 +134,27 @@ static void consume_sent(cio_stream *s, size_t n)
     }
 }
 
+/* Half-close now.  A pipe's write end half-closes by closing its fd,
+ * which ends the stream (asyncio: the write pipe transport's write_eof is
+ * a close).  True when the stream is over and may have been freed. */
+static bool send_eof(cio_stream *s)
+{
+    s->eof_sent = true;
+    int rc = s->tp->ops->write_eof(s->tp);
+    if (rc) {
+        cio__stream_fail(s, rc);
+        return true;
+    }
+    if (s->ep.fd < 0) {
+        cio__stream_finish_close(s, 0);
+        return true;
+    }
+    return false;
+}
+
 void cio__stream_flush(cio_stream *s)
 {
-    while (s->wqueued) {
+    for (;;) {
         struct iovec iov[MAX_IOV];
         int cnt = 0;
         for (cio__node *n = s->wqueue.next; n != &s->wqueue && cnt < MAX_IOV; n = n->next) {
@@ -142,32 +163,43 @@ void cio__stream_flush(cio_stream *s)
             iov[cnt].iov_len = c->len - c->off;
             cnt++;
         }
-        ssize_t w = cio__stream_send(s, iov, cnt);
+        /* With the queue empty, the transport may still hold bytes of its
+         * own (TLS records): a write of nothing pushes them out. */
+        if (!cnt && !cio__stream_tp_pending(s))
+            break;
+        ssize_t w = s->tp->ops->write(s->tp, iov, cnt);
         if (w == -EAGAIN)
             break;
         if (w < 0) {
             cio__stream_fail(s, (int)w);
             return;
         }
+        if (!w)
+            break;
         consume_sent(s, (size_t)w);
     }
-    s->io.want_write = s->wqueued > 0;
-    if (s->wqueued <= s->low_water)
+    size_t backlog = cio__stream_backlog(s);
+    bool held = backlog > 0;
+    s->ep.io.want_write = held;
+    if (backlog <= s->low_water)
         cio__wake_all(&s->drainers, 0);
-    if (s->wqueued)
-        return;
-    if (s->eof_requested && !s->eof_sent) {
-        s->eof_sent = true;
-        int rc = s->tp->write_eof(s);
-        if (rc) {
-            cio__stream_fail(s, rc);
+    if (s->eof_requested && !s->eof_sent && !held && send_eof(s))
+        return; /* s may be freed */
+    /* The transport's shutdown runs behind its own bytes (TLS sends
+     * close_notify after its records) and may end a close that cannot
+     * finish (its own timeout). */
+    if (s->closing && !s->closed && !s->wqueued) {
+        bool graceful = s->tp->ops->shutdown && !s->write_error;
+        int rc = graceful ? s->tp->ops->shutdown(s->tp) : 0;
+        if (rc != -EAGAIN) {
+            cio__stream_finish_close(s, rc); /* may free s */
             return;
         }
-    }
-    if (s->closing && !s->closed) {
-        int rc = s->tp->close ? s->tp->close(s) : 0;
-        if (rc != -EAGAIN)
-            cio__stream_finish_close(s, rc); /* may free s */
+        /* The transport is waiting for the peer (its close_notify) or
+         * for room for its own bytes: the endpoint's readiness calls it
+         * again. */
+        s->ep.io.want_read = true;
+        s->ep.io.want_write = cio__stream_tp_pending(s) > 0;
     }
 }
 
@@ -179,11 +211,13 @@ int cio_writev(cio_stream *s, const struct iovec *iov, int iovcnt)
         return s->write_error;
     if (s->closing || s->eof_requested)
         return -ESHUTDOWN;
+    if (s->handshaking)
+        return -EBUSY;
     size_t total = iov_total(iov, iovcnt);
     if (!total)
         return 0;
     s->drain_budget += total;
-    return s->tp->write(s, iov, iovcnt, total);
+    return cio__stream_send_or_queue(s, iov, iovcnt, total);
 }
 
 int cio_write(cio_stream *s, const void *data, size_t len)
@@ -208,7 +242,7 @@ int cio_drain(cio_stream *s)
         if (s->closed)
             return s->close_error ? s->close_error : -ECONNRESET;
     }
-    if (s->wqueued <= s->high_water) {
+    if (cio__stream_backlog(s) <= s->high_water) {
         if (s->drain_budget < DRAIN_YIELD_BUDGET)
             return 0;
         s->drain_budget = 0;
@@ -216,7 +250,7 @@ int cio_drain(cio_stream *s)
         return rc ? rc : s->write_error;
     }
     s->drain_budget = 0;
-    while (s->wqueued > s->low_water && !s->write_error && !s->closed) {
+    while (cio__stream_backlog(s) > s->low_water && !s->write_error && !s->closed) {
         cio__waiter w;
         int rc = cio__wait_on(&s->drainers, &w);
         if (rc)
@@ -230,26 +264,26 @@ int cio_drain(cio_stream *s)
 int cio_set_write_buffer_limits(cio_stream *s, size_t high, size_t low)
 {
     if (!high)
-        high = s->tp == &cio__transport_plain ? CIO_DEFAULT_HIGH_WATER : 512 * 1024;
+        high = s->default_high_water;
     if (!low)
         low = high / 4;
     if (low > high)
         return -EINVAL;
     s->high_water = high;
     s->low_water = low;
-    if (s->wqueued <= low)
+    if (cio__stream_backlog(s) <= low)
         cio__wake_all(&s->drainers, 0);
     return 0;
 }
 
 size_t cio_write_buffer_size(const cio_stream *s)
 {
-    return s->wqueued;
+    return cio__stream_backlog(s);
 }
 
 bool cio_can_write_eof(const cio_stream *s)
 {
-    return s->tp->write_eof != NULL && s->is_socket;
+    return s->tp->ops->write_eof != NULL;
 }
 
 int cio_write_eof(cio_stream *s)
@@ -263,9 +297,6 @@ int cio_write_eof(cio_stream *s)
     s->eof_requested = true;
     if (s->wqueued)
         return 0;
-    s->eof_sent = true;
-    int rc = s->tp->write_eof(s);
-    if (rc)
-        cio__stream_fail(s, rc);
-    return rc;
+    send_eof(s); /* the caller's reference keeps s */
+    return s->write_error;
 }

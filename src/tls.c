@@ -1,15 +1,15 @@
-/* The TLS transport: OpenSSL over a BIO pair, plugged under the stream's
- * reader and writer through cio__transport (stream.h), so they have no
- * TLS cases.  Also the handshake (run in the calling task), close_notify
- * on close, cio_start_tls and the hooks for open_connection/start_server.
+/* The TLS transport: OpenSSL over a BIO pair, stacked on a lower
+ * transport (transport.h).  It never knows what sits above it: the
+ * stream layer (stream_tls.c) drives the handshake and uses it like any
+ * other transport.
  *
- * Ciphertext moves between the BIO pair and the fd with the stream's raw
- * I/O: incoming bytes are received straight into the BIO's buffer
- * (BIO_nwrite0), outgoing records are sent straight from it (BIO_nread0)
- * and what the fd does not take joins the stream's write queue, which
- * the loop flushes.  So a write never blocks, and a read returns -EAGAIN
- * only after the fd itself said EAGAIN: the reader then parks until it is
- * readable, which is the only thing that can make progress. */
+ * Ciphertext moves between the BIO pair and the lower transport with its
+ * read and write operations: incoming bytes are read straight into the
+ * BIO's buffer (BIO_nwrite0), outgoing records are written straight from
+ * it (BIO_nread0).  Records the lower transport does not take stay in the
+ * BIO (`pending`), and the consumer calls write again when the endpoint
+ * is writable.  So nothing here waits: a read returns -EAGAIN only after
+ * the lower transport said EAGAIN. */
 #include <arpa/inet.h>
 #include <stdio.h>
 
@@ -19,14 +19,15 @@
 #include "tls.h"
 
 enum {
-    BIO_IN = 64 * 1024,  /* peer ciphertext not yet decrypted: > one record */
-    BIO_OUT = 64 * 1024, /* our records, moved out right after each SSL call */
+    BIO_IN = 64 * 1024,        /* peer ciphertext not yet decrypted: > one record */
+    BIO_OUT = 64 * 1024,       /* our records, moved out right after each SSL call */
+    MAX_PLAINTEXT = 16 * 1024, /* one record: what one SSL_write_ex call takes */
     /* Application data a closing stream drops while it waits for the
      * peer's close_notify, per readiness event. */
     CLOSE_READ_BUDGET = 4 * 1024 * 1024,
 };
 
-static const cio__transport tls_transport;
+static const cio__transport_ops tls_ops;
 
 /* SSL_get_error reads the thread's error queue, so it must be empty
  * before each SSL call.  It almost always is; peeking is one load where
@@ -37,48 +38,41 @@ static inline void clear_errors(void)
         ERR_clear_error();
 }
 
-cio__tls *cio__tls_of(const cio_stream *s)
+cio__tls *cio__tls_from(const cio__transport *tp)
 {
-    return s && s->tp == &tls_transport ? s->tp_data : NULL;
+    return tp && tp->ops == &tls_ops ? cio__container_of(tp, cio__tls, tp) : NULL;
+}
+
+static inline cio__tls *tls_of(cio__transport *tp)
+{
+    return cio__container_of(tp, cio__tls, tp);
 }
 
 /* ---- moving ciphertext ------------------------------------------------------ */
 
-/* Move every record SSL has produced to the fd, queueing what it does
- * not take now.  Never fails the stream itself (callers decide: it runs
- * inside the close path, where that could free the stream): 0 or the
- * send error. */
-static int push_out(cio_stream *s, cio__tls *t)
+/* Hand every record SSL has produced to the lower transport: 0 when the
+ * BIO is empty, -EAGAIN when the lower transport is full (the rest stays
+ * in the BIO), or its error. */
+static int push_out(cio__tls *t)
 {
     char *p;
     int avail;
     while ((avail = BIO_nread0(t->net, &p)) > 0) {
-        size_t len = (size_t)avail, sent = 0;
-        if (s->closed)
-            return s->write_error ? s->write_error : -EPIPE;
-        if (!s->wqueued) {
-            struct iovec iov = {.iov_base = p, .iov_len = len};
-            ssize_t n = cio__stream_send(s, &iov, 1);
-            if (n < 0 && n != -EAGAIN)
-                return (int)n;
-            if (n > 0)
-                sent = (size_t)n;
-        }
-        if (sent < len) {
-            struct iovec iov = {.iov_base = p + sent, .iov_len = len - sent};
-            int rc = cio__stream_queue(s, &iov, 1, 0);
-            if (rc)
-                return rc;
-        }
-        BIO_nread(t->net, &p, avail);
+        struct iovec iov = {.iov_base = p, .iov_len = (size_t)avail};
+        ssize_t n = t->lower->ops->write(t->lower, &iov, 1);
+        if (n < 0)
+            return (int)n;
+        BIO_nread(t->net, &p, (int)n);
+        if (n < avail)
+            return -EAGAIN;
     }
     return 0;
 }
 
-/* Feed SSL more ciphertext: first what the plain reader had buffered
- * before the upgrade, then the fd.  > 0 bytes, 0 at EOF, -EAGAIN (the fd
- * said so), or an error. */
-static ssize_t pull_in(cio_stream *s, cio__tls *t)
+/* Feed SSL more ciphertext: first what the reader had buffered before
+ * the upgrade, then the lower transport.  > 0 bytes, 0 at EOF, -EAGAIN
+ * (the lower transport said so), or an error. */
+static ssize_t pull_in(cio__tls *t)
 {
     char *p;
     int room = BIO_nwrite0(t->net, &p);
@@ -97,7 +91,7 @@ static ssize_t pull_in(cio_stream *s, cio__tls *t)
     }
     if (t->tcp_eof)
         return 0;
-    ssize_t n = cio__stream_recv(s, p, (size_t)room);
+    ssize_t n = t->lower->ops->read(t->lower, p, (size_t)room);
     if (n > 0)
         BIO_nwrite(t->net, &p, (int)n);
     else if (n == 0)
@@ -170,13 +164,13 @@ static int truncated(cio__tls *t)
 
 /* ---- the transport ------------------------------------------------------------ */
 
-/* Decrypt into buf, pulling ciphertext from the fd as SSL asks for it,
- * until buf is full or the fd has nothing more. */
-static ssize_t tls_read(cio_stream *s, void *buf, size_t len)
+/* Decrypt into buf, pulling ciphertext from the lower transport as SSL
+ * asks for it, until buf is full or the lower transport has nothing more. */
+static ssize_t tls_read(cio__transport *tp, void *buf, size_t len)
 {
-    cio__tls *t = s->tp_data;
+    cio__tls *t = tls_of(tp);
     if (!t->established)
-        return -EAGAIN; /* the handshake task owns the connection */
+        return -EAGAIN; /* the handshake owns the connection */
     if (t->rd_error)
         return t->rd_error;
     size_t got = 0;
@@ -185,8 +179,11 @@ static ssize_t tls_read(cio_stream *s, void *buf, size_t len)
         clear_errors();
         int r = SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n);
         int err = r ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
-        /* Reading can produce records too (alerts, key update replies). */
-        int prc = push_out(s, t);
+        /* Reading can produce records too (alerts, key update replies);
+         * what the lower transport cannot take now goes on writable. */
+        int prc = push_out(t);
+        if (prc == -EAGAIN)
+            prc = 0;
         if (r) {
             got += n;
             if (got == len)
@@ -195,13 +192,11 @@ static ssize_t tls_read(cio_stream *s, void *buf, size_t len)
         }
         if (err == SSL_ERROR_ZERO_RETURN) /* close_notify: a clean EOF */
             return (ssize_t)got;
-        if (err == SSL_ERROR_WANT_WRITE && !prc)
-            continue;
         ssize_t rc;
         if (err == SSL_ERROR_WANT_WRITE) {
-            rc = prc;
+            rc = prc ? prc : -EAGAIN;
         } else if (err == SSL_ERROR_WANT_READ) {
-            rc = pull_in(s, t);
+            rc = pull_in(t);
             if (rc > 0)
                 continue;
             if (rc == 0 && !(SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN))
@@ -217,54 +212,118 @@ static ssize_t tls_read(cio_stream *s, void *buf, size_t len)
     }
 }
 
-/* Encrypt everything into records and send or queue them: never waits.
- * Once records exist they cannot be taken back, so any failure here ends
- * the connection (a plain write can refuse all-or-nothing; TLS cannot). */
-static int tls_write(cio_stream *s, const struct iovec *iov, int iovcnt, size_t total)
+static bool tls_read_idle(const cio__transport *tp)
 {
-    (void)total;
-    cio__tls *t = s->tp_data;
-    int rc = 0;
-    if (!t->established)
-        return -EBUSY;
-    for (int i = 0; i < iovcnt && !rc; i++) {
-        const char *p = iov[i].iov_base;
-        size_t len = iov[i].iov_len;
-        while (len && !rc) {
-            size_t w = 0;
-            clear_errors();
-            int r = SSL_write_ex(t->ssl, p, len, &w);
-            if (r) {
-                p += w;
-                len -= w;
-                continue;
-            }
-            /* WANT_WRITE: the BIO pair is full; empty it and retry with
-             * the same arguments, as OpenSSL requires. */
-            int err = SSL_get_error(t->ssl, r);
-            rc = err == SSL_ERROR_WANT_WRITE ? push_out(s, t) : tls_error(t, err);
-        }
-    }
-    int prc = push_out(s, t);
-    if (!rc)
-        rc = prc;
-    if (rc)
-        cio__stream_fail(s, rc);
-    return rc;
+    const cio__tls *t = cio__container_of(tp, cio__tls, tp);
+    return t->established && !t->rd_error && !t->tcp_eof && !cio__buf_len(&t->pre) &&
+           !SSL_has_pending(t->ssl) && !BIO_pending(SSL_get_rbio(t->ssl)) &&
+           t->lower->ops->read_idle(t->lower);
 }
 
+/* Encrypt one record's worth of plaintext: 1 when SSL took it, 0 when the
+ * BIO is full (SSL keeps the record and wants the same bytes again), or
+ * an error. */
+static int encrypt(cio__tls *t, const char *p, size_t len, size_t *taken)
+{
+    clear_errors();
+    int r = SSL_write_ex(t->ssl, p, len, taken);
+    if (r)
+        return 1;
+    int err = SSL_get_error(t->ssl, r);
+    return err == SSL_ERROR_WANT_WRITE ? 0 : tls_error(t, err);
+}
+
+/* Retry the record SSL kept when the BIO was full: 0 when it went into
+ * the BIO, -EAGAIN while the BIO is still full, or an error. */
+static int retry_kept_record(cio__tls *t)
+{
+    while (t->retry_len) {
+        size_t w = 0;
+        int rc = encrypt(t, t->retry, t->retry_len, &w);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            rc = push_out(t);
+            if (rc)
+                return rc;
+            continue;
+        }
+        cio__free(t->retry);
+        t->retry = NULL;
+        t->retry_len = 0;
+    }
+    return 0;
+}
+
+/* Take plaintext from iov while the BIO and the lower transport take the
+ * records: the count taken, -EAGAIN when nothing could be, or an error
+ * (records exist that cannot be taken back: the connection is over). */
+static ssize_t tls_write(cio__transport *tp, const struct iovec *iov, int iovcnt)
+{
+    cio__tls *t = tls_of(tp);
+    int rc = retry_kept_record(t);
+    if (!rc)
+        rc = push_out(t);
+    if (rc)
+        return rc;
+    size_t taken = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        const char *p = iov[i].iov_base;
+        size_t len = iov[i].iov_len;
+        while (len) {
+            size_t chunk = len < MAX_PLAINTEXT ? len : MAX_PLAINTEXT, w = 0;
+            rc = encrypt(t, p, chunk, &w);
+            if (rc < 0)
+                return rc;
+            if (rc == 0) {
+                /* SSL holds this record: keep its plaintext, which now
+                 * counts as taken, and retry it once the BIO has room. */
+                t->retry = cio__malloc(chunk);
+                if (!t->retry)
+                    return -ENOMEM;
+                memcpy(t->retry, p, chunk);
+                t->retry_len = chunk;
+                w = chunk;
+            }
+            p += w;
+            len -= w;
+            taken += w;
+            rc = t->retry_len ? retry_kept_record(t) : 0;
+            if (!rc)
+                rc = BIO_pending(t->net) >= BIO_OUT / 2 ? push_out(t) : 0;
+            if (rc == -EAGAIN)
+                return (ssize_t)taken;
+            if (rc)
+                return rc;
+        }
+    }
+    rc = push_out(t);
+    if (rc && rc != -EAGAIN)
+        return rc;
+    return (ssize_t)taken;
+}
+
+static size_t tls_pending(const cio__transport *tp)
+{
+    const cio__tls *t = cio__container_of(tp, cio__tls, tp);
+    return BIO_pending(t->net) + t->retry_len;
+}
+
+/* The peer's close_notify did not come in time: poke the endpoint, whose
+ * consumer then calls shutdown again and gets -ETIMEDOUT. */
 static void shutdown_timed_out(cio__timer *timer)
 {
     cio__tls *t = cio__container_of(timer, cio__tls, shutdown_timer);
-    cio_stream *s = t->s;
+    cio__io *io = &t->tp.ep->io;
+    t->shutdown_expired = true;
     cio__tls_set_reason(t, "no close_notify from the peer within %g s", t->shutdown_timeout);
-    cio__stream_discard_queue(s);
-    cio__stream_finish_close(s, -ETIMEDOUT); /* may free s and t */
+    if (io->on_ready)
+        io->on_ready(io, false, false); /* may free t */
 }
 
-/* Read (and drop) until the peer's close_notify, its EOF, or an error.
- * Loop context: returns -EAGAIN to be called again on readiness. */
-static int await_close_notify(cio_stream *s, cio__tls *t)
+/* Read (and drop) until the peer's close_notify, its EOF, or an error:
+ * -EAGAIN to be called again on readiness. */
+static int await_close_notify(cio__tls *t)
 {
     char scratch[2048];
     size_t budget = CLOSE_READ_BUDGET;
@@ -281,7 +340,7 @@ static int await_close_notify(cio_stream *s, cio__tls *t)
         int err = SSL_get_error(t->ssl, r);
         if (err != SSL_ERROR_WANT_READ)
             break; /* close_notify, or a protocol error: nothing to wait for */
-        ssize_t got = pull_in(s, t);
+        ssize_t got = pull_in(t);
         if (got == -EAGAIN)
             return -EAGAIN;
         if (got <= 0)
@@ -291,13 +350,15 @@ static int await_close_notify(cio_stream *s, cio__tls *t)
     return 0;
 }
 
-/* Graceful close, called by the writer once the queue is flushed: send
- * close_notify, then wait for the peer's within the shutdown timeout. */
-static int tls_close(cio_stream *s)
+/* Graceful close, once everything is written: send close_notify, then
+ * wait for the peer's within the shutdown timeout. */
+static int tls_shutdown(cio__transport *tp)
 {
-    cio__tls *t = s->tp_data;
-    if (!t->established || s->write_error)
+    cio__tls *t = tls_of(tp);
+    if (!t->established)
         return 0;
+    if (t->shutdown_expired)
+        return -ETIMEDOUT;
     if (!t->shutdown_sent) {
         t->shutdown_sent = true;
         if (cio__timer_start(&t->shutdown_timer, cio__deadline_after(t->shutdown_timeout),
@@ -306,46 +367,51 @@ static int tls_close(cio_stream *s)
         clear_errors();
         SSL_shutdown(t->ssl);
         clear_errors();
-        s->io.want_read = true; /* readiness calls us again */
     }
-    int rc = push_out(s, t);
+    int rc = retry_kept_record(t);
+    if (!rc)
+        rc = push_out(t);
+    if (rc == -EAGAIN)
+        return -EAGAIN; /* called again once close_notify is out */
     if (rc) {
         /* A peer that has finished its side may be gone already: our
          * close_notify not reaching it does not make the close unclean. */
         bool peer_done = t->tcp_eof || (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN);
         return peer_done ? 0 : rc;
     }
-    if (s->wqueued)
-        return -EAGAIN; /* the writer calls again once close_notify is out */
-    return await_close_notify(s, t);
+    return await_close_notify(t);
 }
 
-static void tls_destroy(cio_stream *s)
+static void state_free(cio__tls *t)
 {
-    cio__tls *t = s->tp_data;
-    if (!t)
-        return;
     cio__timer_stop(&t->shutdown_timer);
     SSL_free(t->ssl); /* and its end of the pair */
     BIO_free(t->net);
     cio_tls_ctx_free(t->ctx);
     cio_tls_ctx_free(t->sni_ctx);
     cio__buf_free(&t->pre);
+    cio__free(t->retry);
     OPENSSL_free(t->der);
     cio__free(t);
-    s->tp_data = NULL;
 }
 
-static const cio__transport tls_transport = {
+static void tls_destroy(cio__transport *tp)
+{
+    state_free(tls_of(tp));
+}
+
+static const cio__transport_ops tls_ops = {
     .name = "tls",
     .read = tls_read,
+    .read_idle = tls_read_idle,
     .write = tls_write,
+    .pending = tls_pending,
     .write_eof = NULL, /* TLS has no half-close: cio_write_eof is -ENOTSUP */
-    .close = tls_close,
+    .shutdown = tls_shutdown,
     .destroy = tls_destroy,
 };
 
-/* ---- attaching and the handshake ----------------------------------------------- */
+/* ---- wrapping and the handshake ------------------------------------------------- */
 
 /* SNI and the name to verify.  An IP address is verified as one and never
  * sent as SNI (RFC 6066). */
@@ -375,23 +441,18 @@ static int set_peer_name(cio__tls *t, const cio_tls_ctx *ctx, const char *name)
     return 0;
 }
 
-static void state_free(cio__tls *t)
-{
-    SSL_free(t->ssl);
-    BIO_free(t->net);
-    cio__buf_free(&t->pre);
-    cio__free(t);
-}
-
-/* Make s a TLS stream (not yet handshaken).  On failure s is unchanged. */
-static int tls_attach(cio_stream *s, cio_tls_ctx *ctx, const char *name, double shutdown_timeout,
-                      cio__tls **out)
+int cio__tls_wrap(cio__transport *lower, cio_tls_ctx *ctx, const char *name,
+                  double shutdown_timeout, const void *pre, size_t prelen, bool lower_eof,
+                  cio__tls **out)
 {
     cio__tls *t = cio__calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
-    t->s = s;
+    t->tp.ops = &tls_ops;
+    t->tp.ep = lower->ep;
+    t->lower = lower;
     t->shutdown_timeout = shutdown_timeout;
+    t->tcp_eof = lower_eof;
     cio__timer_init(&t->shutdown_timer);
     BIO *inner = NULL;
     t->ssl = SSL_new(ctx->ssl_ctx);
@@ -402,6 +463,9 @@ static int tls_attach(cio_stream *s, cio_tls_ctx *ctx, const char *name, double 
     }
     SSL_set_bio(t->ssl, inner, inner);
     SSL_set_app_data(t->ssl, t);
+    /* A kept record is retried from t->retry, not from the caller's
+     * buffer it was first offered in. */
+    SSL_set_mode(t->ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     int rc = 0;
     if (ctx->server)
         SSL_set_accept_state(t->ssl);
@@ -409,16 +473,13 @@ static int tls_attach(cio_stream *s, cio_tls_ctx *ctx, const char *name, double 
         SSL_set_connect_state(t->ssl);
         rc = set_peer_name(t, ctx, name);
     }
-    /* What the plain reader buffered but nobody read is the start of the
+    /* What the reader buffered but nobody read is the start of the
      * peer's TLS (a ClientHello right behind "STARTTLS\r\n"). */
-    size_t have = cio__buf_len(&s->rbuf);
-    if (!rc && have) {
-        rc = cio__buf_reserve(&t->pre, have);
+    if (!rc && prelen) {
+        rc = cio__buf_reserve(&t->pre, prelen);
         if (!rc) {
-            memcpy(t->pre.data, cio__buf_head(&s->rbuf), have);
-            t->pre.end = have;
-            cio__buf_consume(&s->rbuf, have);
-            cio__buf_trim(&s->rbuf);
+            memcpy(t->pre.data, pre, prelen);
+            t->pre.end = prelen;
         }
     }
     if (rc) {
@@ -427,66 +488,37 @@ static int tls_attach(cio_stream *s, cio_tls_ctx *ctx, const char *name, double 
     }
     cio_tls_ctx_retain(ctx);
     t->ctx = ctx;
-    t->tcp_eof = s->eof;
-    s->tp = &tls_transport;
-    s->tp_data = t;
-    /* TLS defaults, unless the user chose other marks. */
-    if (s->high_water == CIO_DEFAULT_HIGH_WATER && s->low_water == CIO_DEFAULT_HIGH_WATER / 4) {
-        s->high_water = CIO_TLS_DEFAULT_HIGH_WATER;
-        s->low_water = CIO_TLS_DEFAULT_HIGH_WATER / 4;
-    }
     *out = t;
     return 0;
 }
 
-static int handshake_steps(cio_stream *s, cio__tls *t)
+int cio__tls_handshake(cio__tls *t)
 {
     for (;;) {
-        if (s->closing)
-            return s->close_error ? s->close_error : -ECONNABORTED;
         clear_errors();
         int r = SSL_do_handshake(t->ssl);
         int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
-        int prc = push_out(s, t); /* our flight, or the alert that ends it */
-        if (r == 1)
+        /* Our flight, or the alert that ends it; what the lower transport
+         * does not take now goes out when it is writable. */
+        int prc = push_out(t);
+        if (prc == -EAGAIN)
+            prc = 0;
+        if (r == 1 && !prc)
+            break;
+        if (r == 1 || prc)
             return prc;
         if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
             return tls_error(t, err);
-        if (prc)
-            return prc;
         if (err == SSL_ERROR_WANT_WRITE)
-            continue;
-        ssize_t n = pull_in(s, t);
+            return -EAGAIN; /* the BIO is full: wait for the lower transport */
+        ssize_t n = pull_in(t);
         if (n > 0)
             continue;
         if (n == 0) {
             cio__tls_set_reason(t, "connection closed by the peer during the TLS handshake");
             return -ECONNRESET;
         }
-        if (n != -EAGAIN)
-            return (int)n;
-        /* Our flight goes out through the write queue in the background
-         * while we wait for the peer's answer. */
-        int rc = cio__stream_wait_readable(s);
-        if (rc)
-            return rc;
-    }
-}
-
-/* Run the handshake in the calling task within timeout seconds.  On
- * failure the stream is closed with the error. */
-static int handshake(cio_stream *s, cio__tls *t, double timeout)
-{
-    cio_timeout scope;
-    cio_timeout_enter(&scope, timeout);
-    int rc = handshake_steps(s, t);
-    if (cio_timeout_exit(&scope) && rc == -ETIMEDOUT) {
-        rc = CIO_ETLSHANDSHAKE_TIMEOUT;
-        cio__tls_set_reason(t, "TLS handshake timed out after %g s", timeout);
-    }
-    if (rc) {
-        cio__stream_fail(s, rc);
-        return rc;
+        return (int)n;
     }
     t->established = true;
     const unsigned char *alpn = NULL;
@@ -496,68 +528,4 @@ static int handshake(cio_stream *s, cio__tls *t, double timeout)
         memcpy(t->alpn, alpn, alpn_len); /* < 256: a one-byte length on the wire */
     t->alpn[alpn ? alpn_len : 0] = '\0';
     return 0;
-}
-
-static int upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *name, double hs_timeout,
-                   double sd_timeout)
-{
-    cio__tls *t;
-    if (!(hs_timeout > 0) || !(sd_timeout > 0))
-        return -EINVAL;
-    int rc = tls_attach(s, ctx, name, sd_timeout, &t);
-    if (rc == -EINVAL)
-        return rc; /* a bad argument: the stream is untouched */
-    if (rc) {
-        /* The peer may already be waiting for our first TLS bytes. */
-        cio__stream_fail(s, rc);
-        return rc;
-    }
-    return handshake(s, t, hs_timeout);
-}
-
-int cio_start_tls(cio_stream *s, cio_tls_ctx *ctx, const cio_start_tls_opts *opts)
-{
-    static const cio_start_tls_opts defaults = CIO_START_TLS_OPTS_INIT;
-    if (!s || !ctx)
-        return -EINVAL;
-    if (!cio__current())
-        return -EPERM; /* it blocks: tasks only */
-    if (!opts)
-        opts = &defaults;
-    if (s->reader)
-        return -EBUSY;
-    /* Everything written in plaintext goes out before the first record
-     * (the queue keeps the order anyway; this is asyncio's drain). */
-    int rc = cio_drain(s);
-    if (rc)
-        return rc;
-    if (s->read_error)
-        return s->read_error;
-    if (s->tp != &cio__transport_plain || s->closing || s->eof_requested)
-        return -EINVAL;
-    if (s->reader)
-        return -EBUSY;
-    return upgrade(s, ctx, opts->server_hostname, opts->handshake_timeout, opts->shutdown_timeout);
-}
-
-int cio__tls_client_upgrade(cio_stream *s, const cio_connect_opts *opts, const char *host)
-{
-    int rc = -EINVAL;
-    if (opts->tls && !opts->tls->server) {
-        const char *name = opts->server_hostname ? opts->server_hostname : host;
-        rc = upgrade(s, opts->tls, name, opts->tls_handshake_timeout, opts->tls_shutdown_timeout);
-    }
-    if (rc && !s->closed)
-        cio_abort(s);
-    return rc;
-}
-
-int cio__tls_server_upgrade(cio_stream *s, const cio_server_opts *opts)
-{
-    int rc = -EINVAL;
-    if (opts->tls && opts->tls->server)
-        rc = upgrade(s, opts->tls, NULL, opts->tls_handshake_timeout, opts->tls_shutdown_timeout);
-    if (rc && !s->closed)
-        cio_abort(s);
-    return rc;
 }

@@ -1,18 +1,18 @@
-/* TLS internals shared by tls_ctx.c (contexts), tls.c (the transport:
- * handshake, read, write, close) and tls_info.c (extra info), and the
- * hooks the connection and server code call.
+/* TLS internals: contexts (tls_ctx.c) and the TLS transport (tls.c), a
+ * transport over a lower transport (transport.h), used by the stream
+ * layer (stream_tls.c: start_tls, the handshake loop, extra info).
  *
  * The transport runs OpenSSL over a BIO pair: SSL reads and writes one
  * end in memory, and tls.c moves ciphertext between the other end and
- * the fd with the stream's own raw I/O (cio__stream_recv, the write
- * queue).  Nothing in OpenSSL ever touches the fd, so the same code will
- * serve a completion-based backend. */
+ * the lower transport with its read and write operations.  Nothing in
+ * OpenSSL ever touches the fd, so the same code serves any backend. */
 #ifndef CIO_TLS_INTERNAL_H
 #define CIO_TLS_INTERNAL_H
 
 #include <openssl/ssl.h>
 
-#include "stream.h"
+#include "buf.h"
+#include "transport.h"
 
 struct cio_tls_ctx {
     SSL_CTX *ssl_ctx;
@@ -25,18 +25,24 @@ struct cio_tls_ctx {
     void *sni_arg;
 };
 
-/* Per-stream TLS state (s->tp_data). */
+/* One TLS transport. */
 typedef struct cio__tls {
-    cio_stream *s;
+    cio__transport tp; /* ops: the TLS operations; tp.ep: the lower's endpoint */
+    cio__transport *lower;
     SSL *ssl;
     BIO *net;             /* our end of the pair: ciphertext in and out */
     cio_tls_ctx *ctx;     /* reference */
     cio_tls_ctx *sni_ctx; /* reference to the context the SNI hook chose */
     cio__buf pre;         /* peer bytes read before the upgrade, not yet in the BIO */
-    int rd_error;         /* a raw read error seen after returning data */
-    bool tcp_eof;         /* the fd reported EOF */
-    bool established;     /* handshake done */
+    /* A record SSL encrypted but could not hand to the full BIO: OpenSSL
+     * wants the same plaintext again, so it is kept here (<= 16 KiB). */
+    char *retry;
+    size_t retry_len;
+    int rd_error;     /* a raw read error seen after returning data */
+    bool tcp_eof;     /* the lower transport reported EOF */
+    bool established; /* handshake done */
     bool shutdown_sent;
+    bool shutdown_expired; /* no close_notify from the peer in time */
     double shutdown_timeout;
     cio__timer shutdown_timer;
     unsigned char *der; /* peer certificate, DER, cached by tls_info.c */
@@ -53,17 +59,19 @@ const char *cio__tls_thread_reason(void);
  * for the thread (t may be NULL).  Clears the queue. */
 int cio__tls_ctx_error(void);
 
-/* The state of a TLS stream, or NULL. */
-cio__tls *cio__tls_of(const cio_stream *s);
+/* tls.c: the transport. */
 
-/* Hooks for cio_open_connection / cio_open_unix_connection (declared in
- * net.h too) and the server's connection task: make the fresh plain
- * stream TLS and run the handshake in the calling task.  The client's
- * server_hostname defaults to host (NULL for Unix sockets: then
- * opts->server_hostname is required when the context checks names,
- * -EINVAL otherwise).  On failure the stream is closed with the error and
- * the caller still owns (and releases) its reference. */
-int cio__tls_client_upgrade(cio_stream *s, const cio_connect_opts *opts, const char *host);
-int cio__tls_server_upgrade(cio_stream *s, const cio_server_opts *opts);
+/* Wrap lower in a TLS transport (no handshake yet).  pre: bytes already
+ * read from lower that are the start of the peer's TLS; lower_eof: lower
+ * has reported EOF.  A client verifies and sends as SNI `name` (see
+ * set_peer_name).  0, -EINVAL (bad name; nothing changed), -ENOMEM. */
+int cio__tls_wrap(cio__transport *lower, cio_tls_ctx *ctx, const char *name,
+                  double shutdown_timeout, const void *pre, size_t prelen, bool lower_eof,
+                  cio__tls **out);
+/* Drive the handshake: 0 once established, -EAGAIN to be called again
+ * when the endpoint is readable, or the error (reason recorded). */
+int cio__tls_handshake(cio__tls *t);
+/* The TLS transport under tp, or NULL if tp is no TLS transport. */
+cio__tls *cio__tls_from(const cio__transport *tp);
 
 #endif

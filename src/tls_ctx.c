@@ -56,14 +56,6 @@ int cio__tls_ctx_error(void)
     return rc;
 }
 
-const char *cio_tls_error_reason(const cio_stream *s)
-{
-    if (!s)
-        return thread_reason;
-    cio__tls *t = cio__tls_of(s);
-    return t ? t->reason : "";
-}
-
 /* ---- building blocks ------------------------------------------------------ */
 
 /* "h2,http/1.1" -> the ALPN wire format (length-prefixed names). */

@@ -5,22 +5,22 @@
 
 #include <openssl/x509v3.h>
 
-#include "tls.h"
+#include "stream_tls.h"
 
 bool cio_stream_is_tls(const cio_stream *s)
 {
-    return cio__tls_of(s) != NULL;
+    return cio__stream_tls(s) != NULL;
 }
 
 void *cio_stream_ssl(const cio_stream *s)
 {
-    cio__tls *t = cio__tls_of(s);
+    cio__tls *t = cio__stream_tls(s);
     return t ? t->ssl : NULL;
 }
 
 static cio__tls *established(const cio_stream *s)
 {
-    cio__tls *t = cio__tls_of(s);
+    cio__tls *t = cio__stream_tls(s);
     return t && t->established ? t : NULL;
 }
 
@@ -44,14 +44,14 @@ const char *cio_stream_tls_alpn(const cio_stream *s)
 
 const char *cio_stream_tls_server_name(const cio_stream *s)
 {
-    cio__tls *t = cio__tls_of(s);
+    cio__tls *t = cio__stream_tls(s);
     return t ? SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
 }
 
 /* The peer certificate, or NULL with *rc set. */
 static X509 *peer_cert(const cio_stream *s, cio__tls **tp, int *rc)
 {
-    cio__tls *t = cio__tls_of(s);
+    cio__tls *t = cio__stream_tls(s);
     *rc = -ENOTSUP;
     if (!t)
         return NULL;

@@ -254,7 +254,7 @@ static void program_client_case(enum e2e_kind kind, const char *const argv_fmt[]
     cio_task *feeder = t_spawn(e2e_source_task, &src);
     e2e_sink_task(&sink);
     cr_assert_eq(t_join(feeder), 0);
-    /* The source closed the pipe (a pipe has no write_eof). */
+    /* The source ended the pipe with write_eof, which closes it. */
     EXPECT_ERR(cio_wait_closed(ch.in), 0);
     cio_stream_release(ch.in);
     ch.in = NULL;

@@ -184,10 +184,13 @@ CIO_EXTERN int cio_set_write_buffer_limits(cio_stream *s, size_t high, size_t lo
 /* Bytes queued and not yet handed to the kernel. */
 CIO_EXTERN size_t cio_write_buffer_size(const cio_stream *s);
 
-/* write_eof(): shut down the write side once the queue is flushed.
- * No-op when already done; -ENOTSUP where cio_can_write_eof is false. */
+/* write_eof(): shut down the write side once the queue is flushed.  On
+ * the write end of a pipe that closes the stream (as asyncio's write pipe
+ * transport does).  No-op when already done; -ENOTSUP where
+ * cio_can_write_eof is false. */
 CIO_EXTERN int cio_write_eof(cio_stream *s);
-/* True for TCP and Unix sockets; false for TLS and pipes. */
+/* True for TCP and Unix sockets and the write end of a pipe; false for
+ * TLS and for other fds. */
 CIO_EXTERN bool cio_can_write_eof(const cio_stream *s);
 
 /* close(): graceful — stop reading, flush the queue, then close the
