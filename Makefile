@@ -1,8 +1,9 @@
 # Thin wrapper around CMake.  The build itself lives in CMakeLists.txt.
 #
 #   make            build (build/)
-#   make test       build + ctest in build/, in the sanitizer build build-asan/ and
-#                   with the ucontext switch in build-ucontext/; AArch64 cross
+#   make test       build + ctest in build/, in the sanitizer build build-asan/,
+#                   with the ucontext switch in build-ucontext/ and without TLS
+#                   in build-notls/ (-DCIO_TLS=OFF); AArch64 cross
 #                   build + smoke test under qemu-user
 #   make bench      build and run the benchmarks (SECTIONS="core memory network tls")
 #   make demo       build and run the demo
@@ -16,6 +17,7 @@ MAKEFLAGS += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 UCONTEXT_BUILD ?= build-ucontext
+NOTLS_BUILD ?= build-notls
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
@@ -42,11 +44,12 @@ build: deps
 # failure.
 test: deps
 	@passed=0; failed=0; \
-	for kind in normal asan ucontext; do \
+	for kind in normal asan ucontext notls; do \
 	    case $$kind in \
 	    normal) dir=$(BUILD); flags="";; \
 	    asan) dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF";; \
 	    ucontext) dir=$(UCONTEXT_BUILD); flags="-DCIO_CONTEXT=ucontext -DCIO_BUILD_BENCH=OFF";; \
+	    notls) dir=$(NOTLS_BUILD); flags="-DCIO_TLS=OFF -DCIO_BUILD_BENCH=OFF";; \
 	    esac; \
 	    echo "==== $$kind build: $$dir"; \
 	    if ! { cmake -S . -B $$dir $$flags $(CMAKE_ARGS) && cmake --build $$dir -j$(JOBS); }; then \
@@ -81,4 +84,4 @@ format:
 	if [ -n "$$files" ]; then clang-format -i $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) build-aarch64
+	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(NOTLS_BUILD) build-aarch64
