@@ -19,7 +19,7 @@
 
 #include "bench_util.h"
 
-#include "../src/arch/arch.h"
+#include "arch/arch.h"
 
 enum { RUNS = 7 };
 

@@ -21,7 +21,7 @@
 
 #include "bench_util.h"
 
-#include "../src/internal.h"
+#include "core/internal.h"
 
 enum { RUNS = 7, NTIMERS = 1000000 };
 

@@ -12,6 +12,7 @@
  * (a fatal assertion would longjmp off a task stack). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -450,7 +451,7 @@ CTEST(bad_arguments)
     CHECK_EQ(cio_open_connection(NULL, "127.0.0.1", 1, NULL), -EINVAL);
     CHECK_EQ(cio_open_connection(&s, NULL, 1, NULL), -EINVAL);
     CHECK_EQ(cio_open_unix_connection(&s, NULL, NULL), -EINVAL);
-    o.stream.limit = 0;
+    o.stream.limit = -1;
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
     o.server_hostname = "example.com";
@@ -463,7 +464,7 @@ CTEST(bad_arguments)
     o.family = AF_UNIX;
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
-    o.happy_eyeballs_delay = -1;
+    o.happy_eyeballs_delay = NAN;
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
     o.tls = (cio_tls_ctx *)&o; /* not looked at: TLS starts after the connect */
@@ -471,7 +472,7 @@ CTEST(bad_arguments)
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -ENOTSUP); /* built without TLS */
 #else
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", closed_port(), &o), -ECONNREFUSED);
-    o.tls_handshake_timeout = 0;
+    o.tls_handshake_timeout = -1;
     CHECK_EQ(cio_open_connection(&s, "127.0.0.1", 1, &o), -EINVAL);
     o = (cio_connect_opts)CIO_CONNECT_OPTS_INIT;
     o.tls = (cio_tls_ctx *)&o;

@@ -436,7 +436,7 @@ STEST(bad_arguments)
     cio_server_opts o = CIO_SERVER_OPTS_INIT;
     CHECK_EQ(cio_start_server(&srv, NULL, &st, "127.0.0.1", 0, NULL), -EINVAL);
     CHECK_EQ(cio_start_server(NULL, echo_handler, &st, "127.0.0.1", 0, NULL), -EINVAL);
-    o.stream.limit = 0;
+    o.stream.limit = -1;
     CHECK_EQ(cio_start_server(&srv, echo_handler, &st, "127.0.0.1", 0, &o), -EINVAL);
     o = (cio_server_opts)CIO_SERVER_OPTS_INIT;
     o.family = AF_UNIX;
@@ -720,7 +720,7 @@ STEST(serve_forever_cancelled_closes_the_server)
     struct st st = {0};
     cio_server *srv;
     cio_server_opts o = CIO_SERVER_OPTS_INIT;
-    o.start_serving = false;
+    o.no_start_serving = true;
     CHECK_EQ(cio_start_server(&srv, echo_handler, &st, "127.0.0.1", 0, &o), 0);
     uint16_t port = cio_server_port(srv);
     cio_task *t;
@@ -768,7 +768,7 @@ STEST(start_serving_later)
     struct st st = {0};
     cio_server *srv;
     cio_server_opts o = CIO_SERVER_OPTS_INIT;
-    o.start_serving = false;
+    o.no_start_serving = true;
     CHECK_EQ(cio_start_server(&srv, echo_handler, &st, "127.0.0.1", 0, &o), 0);
     CHECK(!cio_server_is_serving(srv));
     /* Listening already: the connection waits in the backlog. */
@@ -1155,7 +1155,7 @@ STEST(allocation_failure_while_accepting_drops_only_that_connection)
     struct st st = {0};
     cio_server *srv;
     cio_server_opts o = CIO_SERVER_OPTS_INIT;
-    o.start_serving = false;
+    o.no_start_serving = true;
     CHECK_EQ(cio_start_server(&srv, echo_handler, &st, "127.0.0.1", 0, &o), 0);
     cio_stream *c;
     CHECK_EQ(dial("127.0.0.1", cio_server_port(srv), &c), 0);

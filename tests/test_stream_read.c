@@ -23,7 +23,7 @@ TestSuite(reset, .timeout = 30);
 STREAM_TEST(defaults, limit_default_is_65536)
 {
     cio_stream_opts o = CIO_STREAM_OPTS_INIT;
-    cr_assert_eq(o.limit, 65536);
+    cr_assert_eq(o.limit, 0, "0 means the default");
     cr_assert_eq(CIO_DEFAULT_LIMIT, 65536);
     int peer, peer2;
     cio_stream *s = raw_pair(&peer, NULL);
@@ -70,9 +70,13 @@ static void expect_bad_limit(ssize_t limit)
     close(sv[1]);
 }
 
-STREAM_TEST(defaults, limit_zero_or_negative_is_EINVAL)
+STREAM_TEST(defaults, limit_negative_is_EINVAL_and_zero_is_the_default)
 {
-    expect_bad_limit(0);
+    int peer;
+    cio_stream *s = raw_pair(&peer, &(cio_stream_opts){.limit = 0});
+    cr_assert_eq(cio_stream_limit(s), CIO_DEFAULT_LIMIT);
+    stream_drop(s);
+    close(peer);
     expect_bad_limit(-1);
     expect_bad_limit(-65536);
     return 0;

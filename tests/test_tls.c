@@ -224,7 +224,7 @@ TLS_TEST(tls, plain_stream_has_no_tls_info)
     ASSERT_RC(cio_start_tls(a, cc, NULL), -EINVAL);
     cio_start_tls_opts o = CIO_START_TLS_OPTS_INIT;
     o.server_hostname = "localhost";
-    o.handshake_timeout = 0;
+    o.handshake_timeout = -1; /* 0 is the default */
     ASSERT_RC(cio_start_tls(a, cc, &o), -EINVAL);
     o.handshake_timeout = 1;
     o.shutdown_timeout = -1;

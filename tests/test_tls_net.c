@@ -220,7 +220,7 @@ TLS_TEST(tls_net, option_checks)
     o.server_hostname = "localhost"; /* a name without TLS */
     ASSERT_RC(cio_open_connection(&c, "127.0.0.1", 1, &o), -EINVAL);
     o.tls = cc;
-    o.tls_shutdown_timeout = 0;
+    o.tls_shutdown_timeout = -1;
     ASSERT_RC(cio_open_connection(&c, "127.0.0.1", 1, &o), -EINVAL);
     cio_server_opts so = CIO_SERVER_OPTS_INIT;
     so.tls = cc; /* a client context cannot serve */

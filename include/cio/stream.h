@@ -36,18 +36,23 @@ typedef struct cio_tls_ctx cio_tls_ctx;
 #define CIO_DEFAULT_LIMIT 65536              /* asyncio's _DEFAULT_LIMIT */
 #define CIO_DEFAULT_HIGH_WATER (64u * 1024u) /* TCP/Unix; TLS uses 512 KiB */
 #define CIO_DEFAULT_CLOSE_TIMEOUT 30.0       /* bound of a graceful close */
+#define CIO_DEFAULT_TLS_HANDSHAKE_TIMEOUT 60.0
+#define CIO_DEFAULT_TLS_SHUTDOWN_TIMEOUT 30.0
 
-/* Per-stream settings shared by connections and servers.  Start from
- * CIO_STREAM_OPTS_INIT (or pass NULL for all defaults). */
+/* Per-stream settings shared by connections and servers.  Every option
+ * struct of cio is valid zero-initialised, and 0 means "the default" in
+ * every field: set only the fields you change.  NULL also means all
+ * defaults.  The *_OPTS_INIT macros are that zero value. */
 typedef struct cio_stream_opts {
-    ssize_t limit;        /* reader limit; <= 0 is -EINVAL (default 64 KiB) */
+    ssize_t limit;        /* reader limit (0: 64 KiB); < 0 is -EINVAL */
     size_t high_water;    /* 0: the transport's default */
     size_t low_water;     /* 0: high_water / 4 */
-    double close_timeout; /* graceful close bound, seconds (default 30) */
+    double close_timeout; /* graceful close bound, seconds (0: 30); < 0 is -EINVAL */
 } cio_stream_opts;
-/* clang-format off */
-#define CIO_STREAM_OPTS_INIT {CIO_DEFAULT_LIMIT, 0, 0, CIO_DEFAULT_CLOSE_TIMEOUT}
-/* clang-format on */
+#define CIO_STREAM_OPTS_INIT                                                                       \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* ======================================================================
  * Opening connections
@@ -58,16 +63,20 @@ typedef struct cio_connect_opts {
     int family;             /* AF_UNSPEC (default), AF_INET or AF_INET6 */
     const char *local_host; /* bind before connecting (asyncio local_addr) */
     uint16_t local_port;
-    double happy_eyeballs_delay; /* RFC 8305 stagger, seconds; 0 disables (default 0.25) */
+    /* RFC 8305 stagger, seconds (0: 0.25); CIO_HAPPY_EYEBALLS_OFF (any
+     * value < 0) tries the addresses one at a time. */
+    double happy_eyeballs_delay;
     /* TLS (see cio/tls.h); NULL for plain TCP. */
     cio_tls_ctx *tls;
     const char *server_hostname;  /* SNI and verification; defaults to host */
-    double tls_handshake_timeout; /* default 60 s */
-    double tls_shutdown_timeout;  /* default 30 s */
+    double tls_handshake_timeout; /* 0: 60 s */
+    double tls_shutdown_timeout;  /* 0: 30 s */
 } cio_connect_opts;
-/* clang-format off */
-#define CIO_CONNECT_OPTS_INIT {CIO_STREAM_OPTS_INIT, 0, NULL, 0, 0.25, NULL, NULL, 60.0, 30.0}
-/* clang-format on */
+#define CIO_CONNECT_OPTS_INIT                                                                      \
+    {                                                                                              \
+        0                                                                                          \
+    }
+#define CIO_HAPPY_EYEBALLS_OFF (-1.0)
 
 /* asyncio.open_connection(host, port): resolve host (numeric addresses at
  * once, names through the thread pool), connect with Happy Eyeballs, and
@@ -244,20 +253,21 @@ typedef void (*cio_conn_handler)(cio_stream *s, void *arg);
 
 typedef struct cio_server_opts {
     cio_stream_opts stream;
-    int backlog;        /* listen backlog (default 100) */
-    bool reuse_address; /* SO_REUSEADDR (default on) */
-    bool reuse_port;    /* SO_REUSEPORT (default off) */
-    bool keep_alive;    /* SO_KEEPALIVE on accepted sockets (default off) */
-    bool start_serving; /* accept at once (default on) */
-    int family;         /* AF_UNSPEC (default): every family the host has */
+    int backlog;           /* listen backlog (0: 100); < 0 is -EINVAL */
+    bool no_reuse_address; /* do not set SO_REUSEADDR (asyncio reuse_address=False) */
+    bool reuse_port;       /* SO_REUSEPORT */
+    bool keep_alive;       /* SO_KEEPALIVE on accepted sockets */
+    bool no_start_serving; /* accept only after cio_server_start_serving (start_serving=False) */
+    int family;            /* AF_UNSPEC (0): every family the host has */
     /* TLS (see cio/tls.h) */
     cio_tls_ctx *tls;
-    double tls_handshake_timeout; /* default 60 s */
-    double tls_shutdown_timeout;  /* default 30 s */
+    double tls_handshake_timeout; /* 0: 60 s */
+    double tls_shutdown_timeout;  /* 0: 30 s */
 } cio_server_opts;
-/* clang-format off */
-#define CIO_SERVER_OPTS_INIT {CIO_STREAM_OPTS_INIT, 100, true, false, false, true, 0, NULL, 60.0, 30.0}
-/* clang-format on */
+#define CIO_SERVER_OPTS_INIT                                                                       \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* asyncio.start_server(handler, host, port).  host NULL or "" binds every
  * interface: 0.0.0.0 and :: as two sockets (IPV6_V6ONLY on); a

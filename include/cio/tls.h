@@ -41,8 +41,6 @@ extern "C" {
 #define CIO_TLS_VERSION_1_2 0x0303
 #define CIO_TLS_VERSION_1_3 0x0304
 
-#define CIO_DEFAULT_TLS_HANDSHAKE_TIMEOUT 60.0
-#define CIO_DEFAULT_TLS_SHUTDOWN_TIMEOUT 30.0
 #define CIO_TLS_DEFAULT_HIGH_WATER (512u * 1024u) /* low water: high / 4 */
 
 /* ======================================================================
@@ -64,7 +62,7 @@ typedef struct cio_tls_client_opts {
     bool no_verify;         /* DANGEROUS: accept any certificate (CERT_NONE); implies the above */
 } cio_tls_client_opts;
 /* clang-format off */
-#define CIO_TLS_CLIENT_OPTS_INIT {NULL, NULL, NULL, NULL, NULL, 0, 0, false, false}
+#define CIO_TLS_CLIENT_OPTS_INIT {0}
 /* clang-format on */
 
 /* Client certificate policy of a server. */
@@ -140,12 +138,12 @@ CIO_EXTERN void *cio_tls_ctx_native(cio_tls_ctx *ctx);
 
 typedef struct cio_start_tls_opts {
     const char *server_hostname; /* client side: SNI and the name to verify */
-    double handshake_timeout;    /* seconds, > 0 (default 60) */
-    double shutdown_timeout;     /* seconds, > 0 (default 30) */
+    double handshake_timeout;    /* seconds (0: 60); < 0 is -EINVAL */
+    double shutdown_timeout;     /* seconds (0: 30); < 0 is -EINVAL */
 } cio_start_tls_opts;
 #define CIO_START_TLS_OPTS_INIT                                                                    \
     {                                                                                              \
-        NULL, CIO_DEFAULT_TLS_HANDSHAKE_TIMEOUT, CIO_DEFAULT_TLS_SHUTDOWN_TIMEOUT                  \
+        0                                                                                          \
     }
 
 /* Upgrade a live plain stream to TLS in place and run the handshake in

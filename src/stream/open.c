@@ -16,18 +16,18 @@ static int check_opts(const cio_connect_opts *o)
         return rc;
     if (o->family != AF_UNSPEC && o->family != AF_INET && o->family != AF_INET6)
         return -EINVAL;
-    if (isnan(o->happy_eyeballs_delay) || o->happy_eyeballs_delay < 0)
+    if (isnan(o->happy_eyeballs_delay))
         return -EINVAL;
     if (!o->tls) {
         /* TLS settings without TLS are a mistake worth reporting. */
-        if (o->server_hostname || o->tls_handshake_timeout != default_opts.tls_handshake_timeout ||
-            o->tls_shutdown_timeout != default_opts.tls_shutdown_timeout)
+        if (o->server_hostname || o->tls_handshake_timeout || o->tls_shutdown_timeout)
             return -EINVAL;
     } else {
 #ifdef CIO_NO_TLS
         return -ENOTSUP; /* built without TLS */
 #else
-        if (!(o->tls_handshake_timeout > 0) || !(o->tls_shutdown_timeout > 0))
+        if (!cio__timeout_opt_ok(o->tls_handshake_timeout) ||
+            !cio__timeout_opt_ok(o->tls_shutdown_timeout))
             return -EINVAL;
 #endif
     }
@@ -89,7 +89,8 @@ int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
             goto out;
         }
     }
-    double delay = opts->happy_eyeballs_delay;
+    /* 0 is the default stagger; a negative one turns it off. */
+    double delay = opts->happy_eyeballs_delay ? opts->happy_eyeballs_delay : 0.25;
     if (delay > 0)
         cio__addrs_interleave(addrs, n);
 

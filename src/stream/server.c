@@ -33,19 +33,23 @@ static int opts_check(const cio_server_opts *o)
         return -ENOTSUP; /* built without TLS */
 #else
         /* The handshake runs in each connection task (server_accept.c). */
-        if (!(o->tls_handshake_timeout > 0) || !(o->tls_shutdown_timeout > 0) ||
-            !cio_tls_ctx_is_server(o->tls))
+        if (!cio__timeout_opt_ok(o->tls_handshake_timeout) ||
+            !cio__timeout_opt_ok(o->tls_shutdown_timeout) || !cio_tls_ctx_is_server(o->tls))
             return -EINVAL;
 #endif
     } else {
         /* TLS timeouts without TLS are a mistake worth reporting (asyncio:
          * ValueError). */
-        const cio_server_opts defaults = CIO_SERVER_OPTS_INIT;
-        if (o->tls_handshake_timeout != defaults.tls_handshake_timeout ||
-            o->tls_shutdown_timeout != defaults.tls_shutdown_timeout)
+        if (o->tls_handshake_timeout || o->tls_shutdown_timeout)
             return -EINVAL;
     }
     return 0;
+}
+
+/* listen(2)'s backlog: 0 is the default, asyncio's 100. */
+static int backlog_of(const cio_server_opts *o)
+{
+    return o->backlog ? o->backlog : 100;
 }
 
 /* The checks both start functions begin with; a NULL *opts becomes the
@@ -130,7 +134,7 @@ static int srv_add_listener(cio_server *srv, int fd, int family)
  * closed and free it when they end). */
 static int srv_finish(cio_server **out, cio_server *srv)
 {
-    if (srv->opts.start_serving) {
+    if (!srv->opts.no_start_serving) {
         int rc = cio_server_start_serving(srv);
         if (rc) {
             cio_server_free(srv);
@@ -155,7 +159,8 @@ static int bind_tcp(const cio__addr *a, const cio_server_opts *o)
     int fd = cio__socket_for(a->family, SOCK_STREAM);
     if (fd < 0)
         return fd;
-    if (o->reuse_address && cio__setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+    if (!o->no_reuse_address &&
+        cio__setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
     if (o->reuse_port && cio__setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto fail;
@@ -166,7 +171,7 @@ static int bind_tcp(const cio__addr *a, const cio_server_opts *o)
         goto fail;
     if (cio__bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0)
         goto fail;
-    if (cio__listen(fd, o->backlog) < 0)
+    if (cio__listen(fd, backlog_of(o)) < 0)
         goto fail;
     return fd;
 fail:;
@@ -355,7 +360,7 @@ static int bind_unix(cio_server *srv, const struct sockaddr_un *sun, socklen_t l
     } else {
         cio__free(path);
     }
-    if (cio__listen(fd, srv->opts.backlog) < 0) {
+    if (cio__listen(fd, backlog_of(&srv->opts)) < 0) {
         rc = cio__err();
         cio__close(fd);
         return rc; /* the caller removes the file */

@@ -1,5 +1,6 @@
 /* Stream lifetime: creation over an fd, readiness dispatch, graceful close,
  * abort, connection loss, wait_closed, references, extra info. */
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -12,13 +13,13 @@ int cio__stream_opts_check(const cio_stream_opts *o)
 {
     if (!o)
         return 0;
-    if (o->limit <= 0)
+    if (o->limit < 0)
         return -EINVAL;
     /* The transport's default high mark is at least the plain one. */
     size_t high = o->high_water ? o->high_water : CIO_DEFAULT_HIGH_WATER;
     if (o->low_water > high)
         return -EINVAL;
-    if (!(o->close_timeout > 0))
+    if (isnan(o->close_timeout) || o->close_timeout < 0)
         return -EINVAL;
     return 0;
 }
@@ -68,11 +69,12 @@ int cio__stream_new(cio_stream **out, int fd, int family, const cio_stream_opts 
         goto out_close_fd;
     }
     s->family = family;
-    s->limit = opts ? (size_t)opts->limit : CIO_DEFAULT_LIMIT;
+    s->limit = opts && opts->limit ? (size_t)opts->limit : CIO_DEFAULT_LIMIT;
     s->default_high_water = CIO_DEFAULT_HIGH_WATER;
     s->high_water = opts && opts->high_water ? opts->high_water : CIO_DEFAULT_HIGH_WATER;
     s->low_water = opts && opts->low_water ? opts->low_water : s->high_water / 4;
-    s->close_timeout = opts ? opts->close_timeout : CIO_DEFAULT_CLOSE_TIMEOUT;
+    s->close_timeout =
+        opts && opts->close_timeout ? opts->close_timeout : CIO_DEFAULT_CLOSE_TIMEOUT;
     s->refs = 1;
     s->loop = cio__loop();
     cio__list_init(&s->wqueue);

@@ -87,7 +87,13 @@ int cio__stream_wait_readable(cio_stream *s);
  * close-on-exec (taken over even on failure).  family is the socket's, or 0 for a pipe.  opts may
  * be NULL. */
 int cio__stream_new(cio_stream **out, int fd, int family, const cio_stream_opts *opts);
-/* Validate stream options: -EINVAL for limit <= 0, low > high... */
+/* A timeout option: 0 (the default) or a positive number of seconds. */
+static inline bool cio__timeout_opt_ok(double seconds)
+{
+    return seconds == 0 || seconds > 0;
+}
+/* Validate stream options: -EINVAL for a negative limit or close timeout,
+ * low > high... (0 is the default everywhere). */
 int cio__stream_opts_check(const cio_stream_opts *opts);
 
 /* Hand what the transport takes now to it, queue the rest (all or

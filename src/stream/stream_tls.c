@@ -47,8 +47,12 @@ static int upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *name, double hs_
                    double sd_timeout)
 {
     cio__tls *t;
-    if (!(hs_timeout > 0) || !(sd_timeout > 0))
+    if (!cio__timeout_opt_ok(hs_timeout) || !cio__timeout_opt_ok(sd_timeout))
         return -EINVAL;
+    if (!hs_timeout)
+        hs_timeout = CIO_DEFAULT_TLS_HANDSHAKE_TIMEOUT;
+    if (!sd_timeout)
+        sd_timeout = CIO_DEFAULT_TLS_SHUTDOWN_TIMEOUT;
     size_t have = cio__buf_len(&s->rbuf);
     int rc = cio__tls_wrap(s->tp, ctx, name, sd_timeout, cio__buf_head(&s->rbuf), have, s->eof, &t);
     if (rc == -EINVAL)
