@@ -9,25 +9,15 @@
 #   PEER=asyncio ./check-loadgen.sh     another peer
 set -u
 cd "$(dirname "$0")"
-# build dir: BENCH_BUILD, else build/ here (set BENCH_BUILD when this folder is read-only)
-BB=${BENCH_BUILD:-${TMPDIR:-/tmp}/cio-bench-harness}
-export BENCH_BUILD=$BB
-make -s all || exit 1
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 20000
+. ./peers.sh
 PEER=${PEER:-raw_epoll}
 DUR=${DUR:-3}
 REPS=${REPS:-2}
-case $PEER in
-  raw_epoll) cmd="$BB/raw_epoll" ;;
-  libuv) cmd="$BB/libuv_echo" ;;
-  go) cmd="$BB/go_echo" ;;
-  asyncio) cmd="/usr/bin/python3 ../peers/asyncio_echo.py" ;;
-  *) echo "unknown PEER" >&2; exit 2 ;;
-esac
-OUTF=results/check-loadgen-$PEER-$(date +%Y%m%d-%H%M%S).txt
-mkdir -p results
+[ -n "${CMD[$PEER]:-}" ] || { echo "unknown PEER $PEER" >&2; exit 2; }
+OUTF=$RESULTS/check-loadgen-$PEER-$(date +%Y%m%d-%H%M%S).txt
+mkdir -p "$RESULTS"
 port=$((32600 + RANDOM % 1000))
-taskset -c 0 $cmd $port >/dev/null 2>&1 &
+taskset -c 0 ${CMD[$PEER]//\{P\}/$port} >/dev/null 2>&1 &
 SPID=$!
 trap 'kill $SPID 2>/dev/null' EXIT
 build/loadgen --port $port --probe --duration 10 || exit 1

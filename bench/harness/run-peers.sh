@@ -23,46 +23,19 @@
 # summarize.py uses the near ones.
 set -u
 cd "$(dirname "$0")"
-# build dir: BENCH_BUILD (make bench: build/bench/harness), else a temporary one
-BB=${BENCH_BUILD:-${TMPDIR:-/tmp}/cio-bench-harness}
-export BENCH_BUILD=$BB
-
 DUR=${DUR:-5}
 WARM=${WARM:-1}
 REPS=${REPS:-3}
 FAR_NS=${FAR_NS:-150}
 TRIES=${TRIES:-3}
 SCEN=${SCEN:-"a b c d e"}
-PY=/usr/bin/python3
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-${TMPDIR:-/tmp}/cio-bench-results/$STAMP}
 
-# A peer whose library or compiler is missing does not build and is skipped
-# (see peers_for); the load generator and the c2c probe must build.
-make -s -k all || echo "some peers did not build (tools/deps.sh --check extra); they are skipped" >&2
-[ -x "$BB/loadgen" ] && [ -x "$BB/c2c" ] || { echo "build failed: loadgen, c2c" >&2; exit 1; }
+. ./peers.sh
 mkdir -p "$OUT"
 RAW=$OUT/raw.txt
 : > "$RAW"
-
-# 1000 connections on each side plus slack
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 20000
-
-# name -> command; {P} is replaced by the port
-declare -A CMD=(
-  [raw_epoll]="$BB/raw_epoll {P}"
-  [raw_uring]="$BB/raw_uring {P}"
-  [libuv]="$BB/libuv_echo {P}"
-  [libevent]="$BB/libevent_echo {P}"
-  [asyncio]="$PY ../peers/asyncio_echo.py {P}"
-  [uvloop]="$PY ../peers/uvloop_echo.py {P}"
-  [go]="$BB/go_echo {P}"
-  [node]="node ../peers/node_echo.js {P}"
-  [asyncio_lines]="$PY ../peers/asyncio_lines.py {P}"
-  [uvloop_lines]="$PY ../peers/asyncio_lines.py {P} uvloop"
-)
-ECHO_PEERS="raw_epoll raw_uring libuv libevent asyncio uvloop go node"
-LINE_PEERS="raw_epoll asyncio asyncio_lines uvloop_lines"
 
 # Your own servers beside the peers: EXTRA="name=command {P};name2=command {P}" joins scenarios a-d,
 # LINE_EXTRA the same for the line scenario (e). {P} is the port; the command must echo until EOF.
@@ -70,15 +43,6 @@ IFS=';' read -ra _extra <<< "${EXTRA:-}"
 for kv in "${_extra[@]}"; do [ -n "$kv" ] || continue; CMD[${kv%%=*}]=${kv#*=}; ECHO_PEERS="$ECHO_PEERS ${kv%%=*}"; done
 IFS=';' read -ra _extra <<< "${LINE_EXTRA:-}"
 for kv in "${_extra[@]}"; do [ -n "$kv" ] || continue; CMD[${kv%%=*}]=${kv#*=}; LINE_PEERS="$LINE_PEERS ${kv%%=*}"; done
-
-# scenario -> loadgen arguments
-declare -A ARGS=(
-  [a]="--mode pingpong --size 64 --conns 50 --depth 1"
-  [b]="--mode pingpong --size 4096 --conns 50 --depth 1"
-  [c]="--mode pingpong --size 64 --conns 1000 --depth 1"
-  [d]="--mode stream --size 65536 --conns 4"
-  [e]="--mode pingpong --lines --size 64 --conns 50 --depth 1"
-)
 
 peers_for() {
   local s=$1 list

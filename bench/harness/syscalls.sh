@@ -8,36 +8,13 @@
 # For each peer: start it on CPU 0, run loadgen on CPU 1 (1 s warmup + 4 s),
 # and 1.5 s into the run attach `perf stat` for 2 s to the server and to the
 # loadgen.  Per-request figures divide the counts by rps * 2 s (rps from the
-# same loadgen run).  Output: results/syscalls-<scen>-<stamp>.txt
+# same loadgen run).  Output: $RESULTS/syscalls-<scen>-<stamp>.txt
+# (default /tmp/cio-bench-results)
 set -u
 cd "$(dirname "$0")"
-# build dir: BENCH_BUILD, else build/ here (set BENCH_BUILD when this folder is read-only)
-BB=${BENCH_BUILD:-${TMPDIR:-/tmp}/cio-bench-harness}
-export BENCH_BUILD=$BB
-make -s all || exit 1
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 20000
-PY=/usr/bin/python3
+. ./peers.sh
 SCEN=${SCEN:-a}
-declare -A CMD=(
-  [raw_epoll]="$BB/raw_epoll {P}"
-  [libuv]="$BB/libuv_echo {P}"
-  [libevent]="$BB/libevent_echo {P}"
-  [asyncio]="$PY ../peers/asyncio_echo.py {P}"
-  [uvloop]="$PY ../peers/uvloop_echo.py {P}"
-  [go]="$BB/go_echo {P}"
-  [node]="node ../peers/node_echo.js {P}"
-  [asyncio_lines]="$PY ../peers/asyncio_lines.py {P}"
-  [uvloop_lines]="$PY ../peers/asyncio_lines.py {P} uvloop"
-)
-declare -A ARGS=(
-  [a]="--mode pingpong --size 64 --conns 50 --depth 1"
-  [b]="--mode pingpong --size 4096 --conns 50 --depth 1"
-  [c]="--mode pingpong --size 64 --conns 1000 --depth 1"
-  [d]="--mode stream --size 65536 --conns 4"
-  [e]="--mode pingpong --lines --size 64 --conns 50 --depth 1"
-)
-if [ "$SCEN" = e ]; then DEF="raw_epoll asyncio asyncio_lines uvloop_lines"
-else DEF="raw_epoll libuv libevent asyncio uvloop go node"; fi
+if [ "$SCEN" = e ]; then DEF=$LINE_PEERS; else DEF=$ECHO_PEERS; fi
 PEERS=${PEERS:-$DEF}
 EV="raw_syscalls:sys_enter,context-switches"
 for s in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait \
@@ -45,8 +22,8 @@ for s in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epol
          getsockopt setsockopt rt_sigreturn tgkill sched_yield; do
   EV="$EV,syscalls:sys_enter_$s"
 done
-OUTF=results/syscalls-$SCEN-$(date +%Y%m%d-%H%M%S).txt
-mkdir -p results
+OUTF=$RESULTS/syscalls-$SCEN-$(date +%Y%m%d-%H%M%S).txt
+mkdir -p "$RESULTS"
 port=$((31500 + RANDOM % 1000))
 # "utime stime" in clock ticks of a whole process
 ustime() { awk '{sub(/.*\) /, ""); print $12, $13}' /proc/$1/stat 2>/dev/null; }
