@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarize run-peers.sh raw results into markdown tables.
 
-    summarize.py results/<stamp>/raw.txt [--ratios FILE]
+    summarize.py OUT/raw.txt [--ratios FILE]      (OUT: run-peers.sh's result folder)
 
 Per scenario and peer: median of the repeats, min-max spread, ratio of the
 median to raw_epoll's median, latency medians, CPU of server and loadgen, and
