@@ -128,13 +128,13 @@ static inline int ex_parse(int argc, char **argv, const char *synopsis, const ch
      * waiting for "listening on") at once, not when a buffer fills. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     enum { HELP = 256, DEBUG, FIRST }; /* getopt_long's val: FIRST + index in opts */
+    struct option lo[32] = {{0}}; /* opts, --help, --debug, the terminator */
     size_t n = 0;
     while (opts[n].name)
         n++;
-    struct option *lo = calloc(n + 3, sizeof(*lo));
-    if (!lo) {
-        fprintf(stderr, "%s: out of memory\n", ex_prog);
-        exit(1);
+    if (n + 3 > sizeof(lo) / sizeof(lo[0])) {
+        fprintf(stderr, "%s: too many options for ex_parse\n", ex_prog);
+        exit(2);
     }
     for (size_t k = 0; k < n; k++)
         lo[k] = (struct option){opts[k].name + 2, opts[k].kind == EX_FLAG ? no_argument : required_argument,
@@ -158,7 +158,6 @@ static inline int ex_parse(int argc, char **argv, const char *synopsis, const ch
             ex_set(&opts[c - FIRST], optarg);
         }
     }
-    free(lo);
     return optind;
 }
 
