@@ -1,11 +1,16 @@
 # Thin wrapper around CMake.  The build itself lives in CMakeLists.txt.
 #
-#   make            build (build/)
+#   make            build (build/); needs only the build tier of tools/deps.sh
+#                   and never installs anything
 #   make test       build + ctest in build/, in the sanitizer build build-asan/,
 #                   with the ucontext switch in build-ucontext/ and without TLS
 #                   in build-notls/ (-DCIO_TLS=OFF); AArch64 cross
-#                   build + smoke test under qemu-user
-#   make bench      build and run the benchmarks (SECTIONS="core memory network tls")
+#                   build + smoke test under qemu-user.  Checks the test tier
+#                   first (installs it only as root with CI=true).  The AArch64
+#                   and clang-format checks run when their tools are present,
+#                   and always in CI (CI=true)
+#   make bench      build and run the benchmarks (SECTIONS="core memory network tls"),
+#                   then plot the side-by-side ratios into docs/
 #   make demo       build and run the demo
 #   make install    cmake --install build (PREFIX=/usr/local)
 #   make format     clang-format -i the sources
@@ -27,14 +32,16 @@ SECTIONS ?=
 
 FORMAT_DIRS := src include tests bench examples
 
-.PHONY: all deps build test bench install demo format clean
+.PHONY: all test-deps build test bench install demo format clean
 
 all: build
 
-deps:
-	@tools/deps.sh
+# The test tier: checked, installed only by root in CI (CI=true).
+test-deps:
+	@if [ "$${CI:-}" = true ] && [ "$$(id -u)" = 0 ]; then tools/deps.sh ci; \
+	else tools/deps.sh --check test; fi
 
-build: deps
+build:
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
@@ -42,7 +49,8 @@ build: deps
 # "N passed, M failed" over the ctest tests of both.  A build that fails to
 # configure/compile, or a ctest run that prints no summary, counts as one
 # failure.
-test: deps
+# Warnings are errors here (CIO_WERROR=ON), not in a user's plain build.
+test: test-deps
 	@passed=0; failed=0; \
 	for kind in normal asan ucontext notls; do \
 	    case $$kind in \
@@ -52,7 +60,8 @@ test: deps
 	    notls) dir=$(NOTLS_BUILD); flags="-DCIO_TLS=OFF -DCIO_BUILD_BENCH=OFF";; \
 	    esac; \
 	    echo "==== $$kind build: $$dir"; \
-	    if ! { cmake -S . -B $$dir $$flags $(CMAKE_ARGS) && cmake --build $$dir -j$(JOBS); }; then \
+	    if ! { cmake -S . -B $$dir -DCIO_WERROR=ON -DCIO_BUILD_TESTS=ON $$flags $(CMAKE_ARGS) && \
+	           cmake --build $$dir -j$(JOBS); }; then \
 	        echo "==== $$kind build: BUILD FAILED"; failed=$$((failed + 1)); continue; \
 	    fi; \
 	    ctest --test-dir $$dir --output-on-failure -j$(CTEST_JOBS) 2>&1 | tee $$dir/ctest.log; \
@@ -64,11 +73,13 @@ test: deps
 	    failed=$$((failed + $$1)); passed=$$((passed + $$2 - $$1)); \
 	done; \
 	echo "==== AArch64: cross build, smoke test under qemu-user"; \
-	if tools/cross_aarch64.sh; then passed=$$((passed + 1)); else failed=$$((failed + 1)); fi; \
+	if [ "$${CI:-}" != true ] && ! { command -v aarch64-linux-gnu-gcc && command -v qemu-aarch64; } >/dev/null; then \
+	    echo "==== AArch64: skipped (no aarch64-linux-gnu-gcc or qemu-aarch64: tools/deps.sh extra)"; \
+	elif tools/cross_aarch64.sh; then passed=$$((passed + 1)); else failed=$$((failed + 1)); fi; \
 	echo "$$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
 
-bench: deps
+bench:
 	cmake -S . -B $(BUILD) -DCIO_BUILD_BENCH=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
 	CIO_BUILD_DIR=$(BUILD) bash bench/run.sh $(SECTIONS)

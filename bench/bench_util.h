@@ -65,7 +65,7 @@ static inline intptr_t bench_serve_task(void *arg)
     return rc ? 1 : 0;
 }
 
-/* The main() of a server for ../shared/bench (usage: NAME PORT): serves
+/* The main() of a server for bench/harness/run-peers.sh (usage: NAME PORT): serves
  * handler on 127.0.0.1:PORT until killed. */
 static inline int bench_server_main(const char *name, cio_conn_handler handler, int argc,
                                     char **argv)

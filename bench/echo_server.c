@@ -1,4 +1,4 @@
-/* Echo server on cio streams for ../shared/bench (usage: echo_server PORT).
+/* Echo server on cio streams for bench/harness/run-peers.sh (usage: echo_server PORT).
  *
  * Each connection is a task doing read + write + drain — the asyncio
  * program, in C.  Like the raw epoll reference it reads into one 64 KiB

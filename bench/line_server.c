@@ -1,4 +1,4 @@
-/* Line echo server on cio streams for ../shared/bench (usage:
+/* Line echo server on cio streams for bench/harness/run-peers.sh (usage:
  * line_server PORT): readline + write + drain per line, the asyncio
  * readline server in C, reading lines as zero-copy views. */
 #include <cio.h>

@@ -86,25 +86,31 @@ section_memory() {
     bench idle_conns 10000
 }
 
-# Side by side with ../shared/bench's peers (raw epoll is the limit):
-# scenarios a-e, medians and ratios in the summary table printed by
-# run-peers.sh.  Peers that are not installed are skipped by it.  Set
-# SHARED_BENCH to its folder, PEERS/SCEN/DUR/REPS to narrow the run.
+# Side by side with the peers in bench/peers/ (raw epoll is the limit),
+# run by bench/harness/run-peers.sh: scenarios a-e, medians and ratios in
+# the summary table it prints.  Peers that did not build or are not
+# installed are skipped.  PEERS/SCEN/DUR/REPS narrow the run.  Ends by
+# plotting the per-repeat ratios into docs/performance-network.svg (and
+# the numbers beside it, .tsv) with gnuplot.
 section_network() {
-    local shared=${SHARED_BENCH:-$(cd "$(dirname "$0")/../.." && pwd)/shared/bench}
-    if [ ! -x "$shared/run-peers.sh" ]; then
-        echo "  network: $shared/run-peers.sh not found (set SHARED_BENCH)" >&2
-        FAILED=1
-        return
-    fi
-    local abs_bin
+    local here docs abs_bin
+    here=$(cd "$(dirname "$0")" && pwd)
+    docs=$(cd "$here/../docs" && pwd)
     abs_bin=$(cd "$BIN_DIR" && pwd)
     local out=${BENCH_OUT:-/tmp/cio-bench-results/$(date +%Y%m%d-%H%M%S)}
-    echo "  running $shared/run-peers.sh (results in $out)"
-    BENCH_BUILD=${BENCH_BUILD:-/tmp/cio-bench} OUT=$out \
+    echo "  running bench/harness/run-peers.sh (results in $out)"
+    BENCH_BUILD=${BENCH_BUILD:-$abs_bin/harness} OUT=$out \
         PEERS=${PEERS:-"raw_epoll libuv go uvloop asyncio cio cio_lines asyncio_lines"} \
         EXTRA="cio=$abs_bin/echo_server {P}" LINE_EXTRA="cio_lines=$abs_bin/line_server {P}" \
-        "$shared/run-peers.sh" || FAILED=1
+        "$here/harness/run-peers.sh" || FAILED=1
+    if [ -s "$out/ratios.tsv" ]; then
+        cp "$out/ratios.tsv" "$docs/performance-network.tsv"
+        "$here/harness/plot.sh" "$docs/performance-network.tsv" "$docs/performance-network.svg" ||
+            FAILED=1
+    else
+        echo "  network: no ratios to plot ($out/ratios.tsv)" >&2
+        FAILED=1
+    fi
 }
 
 # TLS on loopback (bench/tls_bench.sh): handshakes/s (EC P-256 and RSA-2048

@@ -35,7 +35,7 @@
 #
 # Disturbed runs (another process on our CPUs) are retried: a run is
 # disturbed when the core-to-core round trip measured by
-# ../shared/bench/c2c.c before or after it exceeds FAR_NS (250 ns), or when
+# bench/harness/c2c.c before or after it exceeds FAR_NS (250 ns), or when
 # neither side kept its CPU 80% busy (one always does here, except in
 # s_server's handshakes: it serves one connection at a time).  TRIES (3)
 # attempts; the table uses the clean runs (all runs, marked *, if none was
@@ -67,7 +67,6 @@ ECHO_CONNS=${ECHO_CONNS:-4}
 SUITE=${SUITE:-TLS_AES_256_GCM_SHA384}
 RAW=${RAW:-$BIN_DIR/tls_bench_raw.txt}
 SERVER_LOG=${RAW%.txt}.server # + .<server>: the servers' stderr
-SHARED_BENCH=${SHARED_BENCH:-$(cd "$ROOT/.." && pwd)/shared/bench}
 
 LOAD=$BIN_DIR/tls_load
 for exe in "$LOAD" "$BIN_DIR/tls_echo_server"; do
@@ -98,11 +97,11 @@ if [[ " $SERVERS " == *" go "* ]]; then
     fi
 fi
 C2C=${C2C:-}
-if [ -z "$C2C" ] && [ -f "$SHARED_BENCH/c2c.c" ] &&
-    ${CC:-cc} -O2 -pthread -o "$TMP/c2c" "$SHARED_BENCH/c2c.c" 2>/dev/null; then
+if [ -z "$C2C" ] &&
+    ${CC:-cc} -O2 -pthread -o "$TMP/c2c" "$ROOT/bench/harness/c2c.c" 2>/dev/null; then
     C2C=$TMP/c2c
 fi
-[ -n "$C2C" ] || echo "tls_bench.sh: no c2c probe ($SHARED_BENCH/c2c.c): no placement checks" >&2
+[ -n "$C2C" ] || echo "tls_bench.sh: no c2c probe (bench/harness/c2c.c): no placement checks" >&2
 
 # ---- throwaway certificates ---------------------------------------------------
 mkcert() { # mkcert NAME openssl-req-key-options...

@@ -16,7 +16,7 @@
  *   fast as the window allows (at most depth chunks unanswered) and read
  *   the echo back; MB/s echoed (1 MB = 1e6 bytes).  --verify checks every
  *   echoed byte against what was sent (the pattern scheme of
- *   ../shared/bench/loadgen.c).
+ *   bench/harness/loadgen.c).
  * send: the same writes, nothing comes back (the server discards): MB/s
  *   sent.  What the socket buffers still hold at the end (a few MB over
  *   GB sent) is not subtracted.

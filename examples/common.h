@@ -14,6 +14,7 @@
 
 #include <cio.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -113,9 +114,11 @@ static inline void ex_set(const ex_opt *o, const char *v)
     }
 }
 
-/* Parse argv against opts (terminated by an entry with a NULL name).
- * Returns the index of the first positional argument.  --help prints the
- * usage and exits 0; errors exit 2. */
+/* Parse argv against opts (terminated by an entry with a NULL name) with
+ * getopt_long: "--port 8888", "--port=8888" and unambiguous prefixes
+ * ("--po 8888"); options come before the positional arguments, and "--"
+ * ends them.  Returns the index of the first positional argument.  --help
+ * prints the usage and exits 0; errors exit 2. */
 static inline int ex_parse(int argc, char **argv, const char *synopsis, const char *about,
                            const ex_opt *opts)
 {
@@ -124,28 +127,38 @@ static inline int ex_parse(int argc, char **argv, const char *synopsis, const ch
     /* Servers log as they go: each line should reach a pipe (a script
      * waiting for "listening on") at once, not when a buffer fills. */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            return i + 1;
-        if (strcmp(argv[i], "--help") == 0) {
+    enum { HELP = 256, DEBUG, FIRST }; /* getopt_long's val: FIRST + index in opts */
+    struct option lo[32] = {{0}}; /* opts, --help, --debug, the terminator */
+    size_t n = 0;
+    while (opts[n].name)
+        n++;
+    if (n + 3 > sizeof(lo) / sizeof(lo[0])) {
+        fprintf(stderr, "%s: too many options for ex_parse\n", ex_prog);
+        exit(2);
+    }
+    for (size_t k = 0; k < n; k++)
+        lo[k] = (struct option){opts[k].name + 2, opts[k].kind == EX_FLAG ? no_argument : required_argument,
+                                NULL, FIRST + (int)k};
+    lo[n] = (struct option){"help", no_argument, NULL, HELP};
+    lo[n + 1] = (struct option){"debug", no_argument, NULL, DEBUG};
+    opterr = 0; /* our messages, below */
+    int c;
+    /* "+": stop at the first positional argument; ":": report a missing value. */
+    while ((c = getopt_long(argc, argv, "+:", lo, NULL)) != -1) {
+        if (c == HELP) {
             ex_usage(synopsis, about, opts);
             exit(0);
-        }
-        if (strcmp(argv[i], "--debug") == 0) {
+        } else if (c == DEBUG) {
             ex_debug = true;
-            continue;
+        } else if (c == ':') {
+            ex_bad_usage("%s needs a value", argv[optind - 1]);
+        } else if (c == '?') {
+            ex_bad_usage("unknown or ambiguous option %s", argv[optind - 1]);
+        } else {
+            ex_set(&opts[c - FIRST], optarg);
         }
-        const ex_opt *o = opts;
-        while (o->name && strcmp(o->name, argv[i]) != 0)
-            o++;
-        if (!o->name)
-            ex_bad_usage("unknown option %s", argv[i]);
-        if (o->kind != EX_FLAG && i + 1 == argc)
-            ex_bad_usage("%s needs a value", argv[i]);
-        ex_set(o, o->kind == EX_FLAG ? NULL : argv[++i]);
     }
-    return i;
+    return optind;
 }
 
 /* ex_parse for a program that takes options only: a positional argument

@@ -331,7 +331,7 @@ for prog in echo_server echo_client chat_server hello_http http_headers fetch_ma
 done
 for tool in openssl nc timeout; do
     command -v "$tool" >/dev/null || {
-        echo "demo: $tool is not installed (tools/deps.sh lists what is needed)" >&2
+        echo "demo: $tool is not installed (sudo tools/deps.sh build installs it)" >&2
         exit 1
     }
 done

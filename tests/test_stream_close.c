@@ -1,4 +1,4 @@
-/* The stream's close path against SPEC-streams.md, "Writing": close
+/* The stream's close path against docs/contract.md, "Writing and closing": close
  * flushes the queue and is bounded by the close timeout, abort discards
  * it, is_closing, wait_closed, and what the reader and writer report once
  * the stream is closed (asyncio: at_eof is true and read gives b'';

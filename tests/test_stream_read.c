@@ -1,4 +1,4 @@
-/* The stream reader against SPEC-streams.md, "Reading" and the reader
+/* The stream reader against docs/contract.md, "Reading" and the reader
  * rows of "Defaults": read, read_all, readexactly, readuntil (one
  * separator and sets), readline with its resynchronisation, at_eof, the
  * one-reader rule, cancellation and timeouts that lose no byte, and the

@@ -1,4 +1,4 @@
-/* The stream writer against SPEC-streams.md, "Writing" and the writer
+/* The stream writer against docs/contract.md, "Writing and closing" and the writer
  * rows of "Defaults": write never blocks, writev in one send, drain and
  * the water marks, write_eof and half-close, close (flushing, bounded by
  * the close timeout), abort, is_closing, wait_closed, the loss error on

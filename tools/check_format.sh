@@ -4,9 +4,12 @@
 # their long assertion lines read better as written.
 set -u
 cd "$(dirname "$0")/.." || exit 1
+# Without clang-format the check is skipped (exit 77, which ctest reports
+# as skipped), except in CI (CI=true), where it must run.
 if ! command -v clang-format >/dev/null; then
-    echo "check_format: clang-format is not installed (tools/deps.sh installs it)" >&2
-    exit 1
+    echo "check_format: clang-format is not installed (sudo tools/deps.sh extra installs it)" >&2
+    [ "${CI:-}" = true ] && exit 1
+    exit 77
 fi
 files=$(find src include -type f \( -name '*.c' -o -name '*.h' \) | sort)
 # shellcheck disable=SC2086

@@ -12,7 +12,7 @@
 enum { ACCEPT_BURST = 64 }; /* accepts in a row before the accept task yields */
 
 /* Accepting stops this long after EMFILE & co: the condition outlasts a
- * retry, and retrying at once would spin the loop (SPEC: never spin). */
+ * retry, and retrying at once would spin the loop (docs/contract.md: never spin). */
 #define ACCEPT_PAUSE 1.0
 
 /* ---- connection tasks --------------------------------------------------------- */
