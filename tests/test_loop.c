@@ -478,11 +478,8 @@ TASK_TEST(io, waiter_times_out_in_a_scope)
     return 0;
 }
 
-/* KNOWN CORE BUG (poll backend): cio.h promises -EEXIST when another task
- * already waits on the fd in the same direction.  Each cio_wait_* call
- * registers its own watcher, so under poll both waiters are accepted (the
- * second just waits too); under epoll the second registration fails with
- * EEXIST from epoll_ctl. */
+/* cio.h: -EEXIST when another task already waits on the fd in the same
+ * direction; the second waiter fails at once instead of waiting too. */
 TASK_TEST(io, second_waiter_same_direction_is_eexist)
 {
     int sv[2];
@@ -506,10 +503,9 @@ TASK_TEST(io, second_waiter_same_direction_is_eexist)
     return 0;
 }
 
-/* KNOWN CORE BUG (epoll backend): one task waiting for readability and
- * another for writability on the same fd is allowed by cio.h (-EEXIST is
- * only for the same direction), but under epoll the second watcher's
- * EPOLL_CTL_ADD of the same fd fails with EEXIST. */
+/* One task waiting for readability and another for writability on the
+ * same fd is allowed (-EEXIST is only for the same direction): both share
+ * one watcher, so the backend sees the fd once. */
 TASK_TEST(io, reader_and_writer_on_same_fd)
 {
     int sv[2];
