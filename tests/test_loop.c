@@ -524,6 +524,32 @@ TASK_TEST(io, reader_and_writer_on_same_fd)
     return 0;
 }
 
+/* cio.h: -EEXIST when cio watches fd as a stream, in either direction,
+ * at once (the poll backend used to wait, and return 0 once ready), and
+ * the stream keeps working. */
+TASK_TEST(io, wait_on_a_streams_own_fd_is_eexist)
+{
+    int sv[2];
+    make_pair(sv);
+    cio_stream *s;
+    cr_assert_eq(cio_stream_from_fd(&s, sv[0], NULL), 0);
+    cio_timeout scope;
+    cio_timeout_enter(&scope, 1.0);
+    cr_assert_eq(cio_wait_readable(cio_stream_fd(s)), -EEXIST);
+    cr_assert_eq(cio_wait_writable(cio_stream_fd(s)), -EEXIST);
+    cr_assert(!cio_timeout_exit(&scope), "the calls waited instead of failing at once");
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    char c;
+    cr_assert_eq(cio_read(s, &c, 1), 1);
+    cr_assert_eq(cio_write(s, "y", 1), 0);
+    cr_assert_eq(cio_drain(s), 0);
+    cr_assert_eq(read(sv[1], &c, 1), 1);
+    cr_assert_eq(c, 'y');
+    cio_stream_release(s);
+    close(sv[1]);
+    return 0;
+}
+
 /* ---- starvation and cancelling main ------------------------------------------------------ */
 
 struct spinner {
