@@ -423,9 +423,8 @@ TASK_TEST(io, wait_on_fd_minus_one_is_ebadf)
     return 0;
 }
 
-/* KNOWN CORE BUG (poll backend): the poll backend registers any fd and
- * reports POLLNVAL as readiness, so waiting on a closed descriptor
- * returns 0 instead of -EBADF (epoll_ctl rejects it with EBADF). */
+/* A closed descriptor is -EBADF on every backend (poll(2) would report
+ * it as POLLNVAL, "ready", so cio checks the fd before waiting). */
 TASK_TEST(io, wait_on_closed_fd_is_ebadf)
 {
     int sv[2];
