@@ -11,6 +11,8 @@
 #                   and always in CI (CI=true)
 #   make bench      build and run the benchmarks (SECTIONS="core memory network tls"),
 #                   then plot the side-by-side ratios into docs/
+#   make soak       build and run the soak test (SOAK_SECONDS=600 SOAK_CONNS=1000;
+#                   docs/reliability.md)
 #   make demo       build and run the demo
 #   make install    cmake --install build (PREFIX=/usr/local)
 #   make format     clang-format -i the sources
@@ -29,10 +31,12 @@ CTEST_JOBS ?= 2
 # Extra -D options for every cmake configure, e.g. CMAKE_ARGS=-DCIO_CONTEXT=ucontext
 CMAKE_ARGS ?=
 SECTIONS ?=
+SOAK_SECONDS ?= 600
+SOAK_CONNS ?= 1000
 
 FORMAT_DIRS := src include tests bench examples
 
-.PHONY: all test-deps build test bench install demo format clean
+.PHONY: all test-deps build test bench soak install demo format clean
 
 all: build
 
@@ -83,6 +87,9 @@ bench:
 	cmake -S . -B $(BUILD) -DCIO_BUILD_BENCH=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
 	CIO_BUILD_DIR=$(BUILD) bash bench/run.sh $(SECTIONS)
+
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CONNS=$(SOAK_CONNS) $(BUILD)/tests/soak/cio_soak
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

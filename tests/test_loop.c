@@ -423,9 +423,8 @@ TASK_TEST(io, wait_on_fd_minus_one_is_ebadf)
     return 0;
 }
 
-/* KNOWN CORE BUG (poll backend): the poll backend registers any fd and
- * reports POLLNVAL as readiness, so waiting on a closed descriptor
- * returns 0 instead of -EBADF (epoll_ctl rejects it with EBADF). */
+/* A closed descriptor is -EBADF on every backend (poll(2) would report
+ * it as POLLNVAL, "ready", so cio checks the fd before waiting). */
 TASK_TEST(io, wait_on_closed_fd_is_ebadf)
 {
     int sv[2];
@@ -478,11 +477,8 @@ TASK_TEST(io, waiter_times_out_in_a_scope)
     return 0;
 }
 
-/* KNOWN CORE BUG (poll backend): cio.h promises -EEXIST when another task
- * already waits on the fd in the same direction.  Each cio_wait_* call
- * registers its own watcher, so under poll both waiters are accepted (the
- * second just waits too); under epoll the second registration fails with
- * EEXIST from epoll_ctl. */
+/* cio.h: -EEXIST when another task already waits on the fd in the same
+ * direction; the second waiter fails at once instead of waiting too. */
 TASK_TEST(io, second_waiter_same_direction_is_eexist)
 {
     int sv[2];
@@ -506,10 +502,9 @@ TASK_TEST(io, second_waiter_same_direction_is_eexist)
     return 0;
 }
 
-/* KNOWN CORE BUG (epoll backend): one task waiting for readability and
- * another for writability on the same fd is allowed by cio.h (-EEXIST is
- * only for the same direction), but under epoll the second watcher's
- * EPOLL_CTL_ADD of the same fd fails with EEXIST. */
+/* One task waiting for readability and another for writability on the
+ * same fd is allowed (-EEXIST is only for the same direction): both share
+ * one watcher, so the backend sees the fd once. */
 TASK_TEST(io, reader_and_writer_on_same_fd)
 {
     int sv[2];
@@ -524,6 +519,32 @@ TASK_TEST(io, reader_and_writer_on_same_fd)
     cr_assert_eq(write(sv[1], "x", 1), 1);
     cr_assert_eq(t_join(tr), 0);
     close(sv[0]);
+    close(sv[1]);
+    return 0;
+}
+
+/* cio.h: -EEXIST when cio watches fd as a stream, in either direction,
+ * at once (the poll backend used to wait, and return 0 once ready), and
+ * the stream keeps working. */
+TASK_TEST(io, wait_on_a_streams_own_fd_is_eexist)
+{
+    int sv[2];
+    make_pair(sv);
+    cio_stream *s;
+    cr_assert_eq(cio_stream_from_fd(&s, sv[0], NULL), 0);
+    cio_timeout scope;
+    cio_timeout_enter(&scope, 1.0);
+    cr_assert_eq(cio_wait_readable(cio_stream_fd(s)), -EEXIST);
+    cr_assert_eq(cio_wait_writable(cio_stream_fd(s)), -EEXIST);
+    cr_assert(!cio_timeout_exit(&scope), "the calls waited instead of failing at once");
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    char c;
+    cr_assert_eq(cio_read(s, &c, 1), 1);
+    cr_assert_eq(cio_write(s, "y", 1), 0);
+    cr_assert_eq(cio_drain(s), 0);
+    cr_assert_eq(read(sv[1], &c, 1), 1);
+    cr_assert_eq(c, 'y');
+    cio_stream_release(s);
     close(sv[1]);
     return 0;
 }

@@ -68,7 +68,7 @@ STREAM_TEST(close, is_bounded_by_the_close_timeout)
     EXPECT_ERR(cio_stream_fd(s), -EBADF);
     cr_assert_eq(cio_write_buffer_size(s), 0, "the queue was not discarded");
     op_join(t);
-    cr_assert_lt(d.rc, 0, "a drainer whose data was discarded got success");
+    EXPECT_ERR(d.rc, -ETIMEDOUT); /* a drainer whose data was discarded gets the close's error */
     free(data);
     cio_stream_release(s);
     close(peer);
@@ -93,8 +93,7 @@ STREAM_TEST(close, abort_with_queued_data_gives_drainers_ECONNABORTED)
     EXPECT_ERR(d1.rc, -ECONNABORTED);
     EXPECT_ERR(d2.rc, -ECONNABORTED);
     EXPECT_ERR(cio_drain(s), -ECONNABORTED);
-    int w = cio_write(s, "x", 1);
-    cr_assert_lt(w, 0, "write after abort succeeded");
+    EXPECT_ERR(cio_write(s, "x", 1), -ECONNABORTED);
     EXPECT_ERR(cio_stream_fd(s), -EBADF);
     /* The peer gets what was sent, then the end; never the discarded queue. */
     char buf[4096];

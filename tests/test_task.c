@@ -333,11 +333,9 @@ TASK_TEST(cancel, during_sleep)
     return 0;
 }
 
-/* KNOWN CORE BUG: cio_yield() does not report a cancellation that arrives
- * while the task is queued in the yield (asyncio: await sleep(0) raises
- * CancelledError; cio.h: "t's current ... blocking call returns
- * -ECANCELED").  cio_yield returns 0 after cio__task_suspend without
- * checking cio__interrupted(); only the next call fails. */
+/* A cancellation that arrives while the task is queued in cio_yield is
+ * reported by that yield (asyncio: await sleep(0) raises CancelledError),
+ * not only by the next call. */
 TASK_TEST(cancel, during_yield)
 {
     struct blocker b = {.kind = B_YIELD};

@@ -102,18 +102,29 @@ TLS_TEST(tls_faults, key_updates_both_ways)
     return 0;
 }
 
-static intptr_t cancel_soon(void *arg)
+/* A client handshake in the middle: its ClientHello has reached the
+ * silent peer (peer_fd readable); then the helper cancels the task or
+ * closes the stream. */
+struct midway {
+    int peer_fd;
+    cio_task *task;
+    cio_stream *stream;
+};
+
+static intptr_t cancel_midway(void *arg)
 {
-    cio_sleep(0.05);
-    cio_cancel(arg);
-    return 0;
+    struct midway *m = arg;
+    int rc = cio_wait_readable(m->peer_fd);
+    cio_cancel(m->task);
+    return rc;
 }
 
-static intptr_t close_soon(void *arg)
+static intptr_t close_midway(void *arg)
 {
-    cio_sleep(0.05);
-    cio_close(arg);
-    return 0;
+    struct midway *m = arg;
+    int rc = cio_wait_readable(m->peer_fd);
+    cio_close(m->stream);
+    return rc;
 }
 
 TLS_TEST(tls_faults, handshake_cancelled_midway)
@@ -124,7 +135,8 @@ TLS_TEST(tls_faults, handshake_cancelled_midway)
     cio_stream *c;
     ASSERT_RC(cio_stream_from_fd(&c, sv[0], NULL), 0);
     cio_task *helper;
-    ASSERT_RC(cio_spawn(&helper, cancel_soon, cio_current(), NULL), 0);
+    struct midway m = {.peer_fd = sv[1], .task = cio_current()};
+    ASSERT_RC(cio_spawn(&helper, cancel_midway, &m, NULL), 0);
     cio_start_tls_opts o = CIO_START_TLS_OPTS_INIT;
     o.server_hostname = "localhost";
     ASSERT_RC(cio_start_tls(c, cc, &o), -ECANCELED); /* the peer never answers */
@@ -149,7 +161,8 @@ static intptr_t close_round(void *arg)
     cio_stream *c;
     ASSERT_RC(cio_stream_from_fd(&c, sv[0], NULL), 0);
     cio_task *helper;
-    ASSERT_RC(cio_spawn(&helper, close_soon, c, NULL), 0);
+    struct midway m = {.peer_fd = sv[1], .stream = c};
+    ASSERT_RC(cio_spawn(&helper, close_midway, &m, NULL), 0);
     cio_start_tls_opts o = CIO_START_TLS_OPTS_INIT;
     o.server_hostname = "localhost";
     ASSERT_RC(cio_start_tls(c, cc, &o), -ECONNABORTED);

@@ -314,7 +314,7 @@ TLS_TEST(tls_net, server_drops_failed_handshakes)
 
 /* Start `openssl args...` with stdin from in_fd (or /dev/null), stdout to
  * the file out (in the cert dir), stderr to out.err. */
-static pid_t openssl_spawn(const char *const *args, int in_fd, const char *out)
+static pid_t openssl_spawn(const char *const *args, int in_fd, int out_fd, const char *out)
 {
     char errname[64];
     snprintf(errname, sizeof(errname), "%s.err", out);
@@ -324,7 +324,10 @@ static pid_t openssl_spawn(const char *const *args, int in_fd, const char *out)
         posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
     else
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, tc_path(out), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (out_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, tc_path(out), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&fa, 2, tc_path(errname), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     char *argv[32] = {"openssl"};
     int n = 1;
@@ -353,75 +356,51 @@ static int reap(pid_t pid, double limit)
     return -1;
 }
 
-/* A port that is free now, for s_server (which cannot take port 0).  It
- * is picked below the kernel's ephemeral range, so no other test's port 0
- * bind (Criterion runs tests in parallel) can take it in the meantime;
- * only an unrelated fixed-port program could, and the caller retries. */
-static uint16_t free_port(void)
+/* The port in s_server's line "ACCEPT 127.0.0.1:PORT" on fd (it listens
+ * from then on; "Using default temp DH parameters" may come first); 0 if
+ * its output ends without one. */
+static uint16_t read_accept_port(int fd)
 {
-    unsigned lo = 32768, hi = 60999;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f) {
-        if (fscanf(f, "%u %u", &lo, &hi) != 2)
-            lo = 32768;
-        fclose(f);
+    static const char tag[] = "ACCEPT 127.0.0.1:";
+    char buf[1024] = "";
+    size_t n = 0;
+    const char *p;
+    while (!((p = strstr(buf, tag)) && strchr(p, '\n'))) {
+        ssize_t k = n < sizeof(buf) - 1 ? read(fd, buf + n, sizeof(buf) - 1 - n) : 0;
+        if (k < 0 && errno == EAGAIN && cio_wait_readable(fd) == 0)
+            continue;
+        if (k <= 0)
+            return 0;
+        n += (size_t)k;
+        buf[n] = '\0';
     }
-    unsigned span = lo > 12000 ? lo - 12000 : 1000, base = lo > 12000 ? 11000 : 1024;
-    for (int tries = 0; tries < 100; tries++) {
-        uint16_t port = (uint16_t)(base + (unsigned)rand() % span);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET,
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                                 .sin_port = htons(port)};
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-        close(fd);
-        if (rc == 0)
-            return port;
-    }
-    cr_assert_fail("no free port below the ephemeral range");
-    return 0;
+    return (uint16_t)atoi(p + strlen(tag));
 }
 
 TLS_TEST(tls_net, cio_client_against_openssl_s_server)
 {
     cio_tls_ctx *cc = tc_client("ca.pem", NULL, "h2,http/1.1");
     cio_stream *c = NULL;
-    pid_t pid = -1;
-    srand((unsigned)getpid());
-    /* s_server cannot take port 0: pick a free one, and pick again if
-     * someone else took it before s_server could bind. */
-    for (int attempt = 0; attempt < 5 && !c; attempt++) {
-        char accept[32];
-        snprintf(accept, sizeof(accept), "127.0.0.1:%u", free_port());
-        const char *args[] = {"s_server",
-                              "-accept",
-                              accept,
-                              "-cert",
-                              tc_path("server.pem"),
-                              "-key",
-                              tc_path("server.key"),
-                              "-rev",
-                              "-alpn",
-                              "http/1.1",
-                              NULL};
-        pid = openssl_spawn(args, -1, "s_server.out");
-        uint16_t port = (uint16_t)atoi(strchr(accept, ':') + 1);
-        /* Until it listens, connections are refused; bounded. */
-        for (int i = 0; i < 250; i++) {
-            int rc = tls_connect(&c, "127.0.0.1", port, cc, "localhost");
-            if (rc == 0)
-                break;
-            cr_assert(rc == -ECONNREFUSED, "connect: %s", cio_err_name(rc));
-            if (waitpid(pid, NULL, WNOHANG) == pid)
-                break; /* it exited: the port was taken */
-            cio_sleep(0.02);
-        }
-        if (!c)
-            reap(pid, 0);
-    }
-    cr_assert_not_null(c, "could not reach openssl s_server");
+    /* s_server takes port 0 and prints the port it got. */
+    const char *args[] = {"s_server",
+                          "-accept",
+                          "127.0.0.1:0",
+                          "-cert",
+                          tc_path("server.pem"),
+                          "-key",
+                          tc_path("server.key"),
+                          "-rev",
+                          "-alpn",
+                          "http/1.1",
+                          NULL};
+    int out[2];
+    cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+    pid_t pid = openssl_spawn(args, -1, out[1], "s_server.out");
+    close(out[1]);
+    cr_assert_eq(fcntl(out[0], F_SETFL, O_NONBLOCK), 0);
+    uint16_t port = read_accept_port(out[0]);
+    cr_assert_neq(port, 0, "s_server printed no ACCEPT line");
+    ASSERT_RC(tls_connect(&c, "127.0.0.1", port, cc, "localhost"), 0);
     cr_assert_str_eq(cio_stream_tls_alpn(c), "http/1.1");
     char line[64];
     ASSERT_RC(cio_write(c, "hello\n", 6), 0);
@@ -433,6 +412,7 @@ TLS_TEST(tls_net, cio_client_against_openssl_s_server)
     cio_stream_release(c);
     kill(pid, SIGTERM);
     reap(pid, 5);
+    close(out[0]);
     cio_tls_ctx_free(cc);
     return 0;
 }
@@ -459,7 +439,7 @@ static int run_s_client(uint16_t port, const char *cafile, const char *line, cha
                           NULL};
     int in[2];
     cr_assert_eq(pipe(in), 0);
-    pid_t pid = openssl_spawn(args, in[0], "s_client.out");
+    pid_t pid = openssl_spawn(args, in[0], -1, "s_client.out");
     close(in[0]);
     cr_assert_eq(write(in[1], line, strlen(line)), (ssize_t)strlen(line));
     close(in[1]); /* -quiet ignores stdin EOF: it waits for us to close */

@@ -2,6 +2,8 @@
  * watchers and, on each poll, asks only for the directions their owners
  * want (want_read/want_write): it is level-triggered, so asking for what
  * nobody waits for would spin. */
+#include <string.h>
+
 #include "backend/backend.h"
 #include "sys/sys.h"
 
@@ -9,6 +11,10 @@ struct cio__backend_state {
     cio__io **ios;
     struct pollfd *fds;
     size_t n, cap;
+    /* Which fds are registered, by fd: a second registration of one is
+     * -EEXIST, as epoll_ctl(EPOLL_CTL_ADD) says. */
+    bool *registered;
+    size_t nregistered;
 };
 
 static int pl_init(cio__backend_state **out)
@@ -24,11 +30,34 @@ static void pl_term(cio__backend_state *st)
 {
     cio__free(st->ios);
     cio__free(st->fds);
+    cio__free(st->registered);
     cio__free(st);
+}
+
+/* Make room in st->registered for fd. */
+static int reserve_fd(struct cio__backend_state *st, int fd)
+{
+    if ((size_t)fd < st->nregistered)
+        return 0;
+    size_t n = st->nregistered ? st->nregistered : 64;
+    while (n <= (size_t)fd)
+        n *= 2;
+    bool *r = cio__reallocarray(st->registered, n, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    memset(r + st->nregistered, 0, (n - st->nregistered) * sizeof(*r));
+    st->registered = r;
+    st->nregistered = n;
+    return 0;
 }
 
 static int pl_add(cio__backend_state *st, cio__io *io)
 {
+    int rc = reserve_fd(st, io->fd);
+    if (rc)
+        return rc;
+    if (st->registered[io->fd])
+        return -EEXIST;
     if (st->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
         cio__io **ios = cio__reallocarray(st->ios, cap, sizeof(*ios));
@@ -43,6 +72,7 @@ static int pl_add(cio__backend_state *st, cio__io *io)
     }
     io->poll_index = (int)st->n;
     st->ios[st->n++] = io;
+    st->registered[io->fd] = true;
     return 0;
 }
 
@@ -54,6 +84,7 @@ static void pl_del(cio__backend_state *st, cio__io *io)
     st->ios[i] = last;
     last->poll_index = (int)i;
     io->poll_index = -1;
+    st->registered[io->fd] = false;
 }
 
 static int pl_update(cio__backend_state *st, cio__io *io)
