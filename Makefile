@@ -2,8 +2,12 @@
 #
 #   make            build (build/)
 #   make test       build + ctest in build/, in the sanitizer build build-asan/ and
-#                   with the ucontext switch in build-ucontext/; AArch64 cross
-#                   build + smoke test under qemu-user
+#                   with the ucontext switch in build-ucontext/; every fuzz
+#                   harness for FUZZ_TEST_TIME seconds (default 30) in build-fuzz/
+#                   when clang is installed; AArch64 cross build + smoke test
+#                   under qemu-user
+#   make fuzz       build the libFuzzer harnesses (clang) in build-fuzz/ and run
+#                   each for FUZZ_TIME seconds (default 300); FUZZ=name picks one
 #   make bench      build and run the benchmarks (SECTIONS="core memory network tls")
 #   make demo       build and run the demo
 #   make install    cmake --install build (PREFIX=/usr/local)
@@ -16,6 +20,11 @@ MAKEFLAGS += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 UCONTEXT_BUILD ?= build-ucontext
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 300
+FUZZ_TEST_TIME ?= 30
+FUZZ       ?=
+FUZZ_FLAGS := -DCMAKE_C_COMPILER=clang -DCIO_FUZZ=ON
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
@@ -25,7 +34,7 @@ SECTIONS ?=
 
 FORMAT_DIRS := src include tests bench examples
 
-.PHONY: all deps build test bench install demo format clean
+.PHONY: all deps build test fuzz bench install demo format clean
 
 all: build
 
@@ -42,11 +51,13 @@ build: deps
 # failure.
 test: deps
 	@passed=0; failed=0; \
-	for kind in normal asan ucontext; do \
+	for kind in normal asan ucontext fuzz; do \
 	    case $$kind in \
 	    normal) dir=$(BUILD); flags="";; \
 	    asan) dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF";; \
 	    ucontext) dir=$(UCONTEXT_BUILD); flags="-DCIO_CONTEXT=ucontext -DCIO_BUILD_BENCH=OFF";; \
+	    fuzz) dir=$(FUZZ_BUILD); flags="$(FUZZ_FLAGS)"; export FUZZ_TIME=$(FUZZ_TEST_TIME); \
+	        if ! command -v clang >/dev/null; then echo "==== fuzz build: skipped (no clang)"; continue; fi;; \
 	    esac; \
 	    echo "==== $$kind build: $$dir"; \
 	    if ! { cmake -S . -B $$dir $$flags $(CMAKE_ARGS) && cmake --build $$dir -j$(JOBS); }; then \
@@ -65,6 +76,12 @@ test: deps
 	echo "$$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
 
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) $(FUZZ_FLAGS) $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	FUZZ_TIME=$(FUZZ_TIME) ctest --test-dir $(FUZZ_BUILD) -V -j$(CTEST_JOBS) \
+	    -R 'fuzz\.$(if $(FUZZ),$(FUZZ)$$,)'
+
 bench: deps
 	cmake -S . -B $(BUILD) -DCIO_BUILD_BENCH=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
@@ -81,4 +98,4 @@ format:
 	if [ -n "$$files" ]; then clang-format -i $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) build-aarch64
+	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(FUZZ_BUILD) build-aarch64

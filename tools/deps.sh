@@ -4,7 +4,7 @@
 # command to install them and fails.  Silent when nothing is missing.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libcriterion-dev libssl-dev openssl socat netcat-openbsd python3 clang-format curl wrk gcc-aarch64-linux-gnu qemu-user)
+packages=(build-essential cmake pkg-config libcriterion-dev libssl-dev openssl socat netcat-openbsd python3 clang-format curl wrk gcc-aarch64-linux-gnu qemu-user clang libclang-rt-14-dev testssl.sh)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: not a Debian system (no dpkg-query); make sure these are installed:" \
