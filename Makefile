@@ -2,7 +2,8 @@
 #
 #   make            build (build/)
 #   make test       build + ctest in build/, in the sanitizer build build-asan/ and
-#                   with the ucontext switch in build-ucontext/; every fuzz
+#                   with the ucontext switch in build-ucontext/; the
+#                   cross-thread programs under ThreadSanitizer in build-tsan/; every fuzz
 #                   harness for FUZZ_TEST_TIME seconds (default 30) in build-fuzz/
 #                   when clang is installed; AArch64 cross build + smoke test
 #                   under qemu-user
@@ -20,6 +21,7 @@ MAKEFLAGS += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 UCONTEXT_BUILD ?= build-ucontext
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TIME  ?= 300
 FUZZ_TEST_TIME ?= 30
@@ -45,17 +47,18 @@ build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Runs both builds even when the first fails, then prints one summary line
-# "N passed, M failed" over the ctest tests of both.  A build that fails to
+# Runs every build even when one fails, then prints one summary line
+# "N passed, M failed" over the ctest tests of all.  A build that fails to
 # configure/compile, or a ctest run that prints no summary, counts as one
 # failure.
 test: deps
 	@passed=0; failed=0; \
-	for kind in normal asan ucontext fuzz; do \
+	for kind in normal asan ucontext tsan fuzz; do \
 	    case $$kind in \
 	    normal) dir=$(BUILD); flags="";; \
 	    asan) dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF";; \
 	    ucontext) dir=$(UCONTEXT_BUILD); flags="-DCIO_CONTEXT=ucontext -DCIO_BUILD_BENCH=OFF";; \
+	    tsan) dir=$(TSAN_BUILD); flags="-DCIO_TSAN=ON";; \
 	    fuzz) dir=$(FUZZ_BUILD); flags="$(FUZZ_FLAGS)"; export FUZZ_TIME=$(FUZZ_TEST_TIME); \
 	        if ! command -v clang >/dev/null; then echo "==== fuzz build: skipped (no clang)"; continue; fi;; \
 	    esac; \
@@ -98,4 +101,4 @@ format:
 	if [ -n "$$files" ]; then clang-format -i $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(FUZZ_BUILD) build-aarch64
+	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-aarch64
