@@ -10,17 +10,12 @@
  * then reads must end with a documented error or EOF), the stream must
  * close, and nothing may leak (LeakSanitizer checks each input).
  *
- * The certificates are made once at start-up (a self-signed EC P-256
- * certificate for CN=localhost) in a temporary directory that is removed
- * as soon as the contexts have loaded them. */
+ * The certificate is made once at start-up (fuzz_certs.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include "cio.h"
 #include "fuzz_loop.h"
@@ -33,70 +28,30 @@
         }                                                                                          \
     } while (0)
 
+#include "fuzz_certs.h" /* needs CHECK */
+
 enum side { SERVER, SERVER_MTLS, CLIENT_VERIFY, CLIENT_NO_VERIFY, NSIDES };
 
 static cio_tls_ctx *ctxs[NSIDES];
 
-static void write_pem(const char *path, X509 *x, EVP_PKEY *key)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f);
-    CHECK(key ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) : PEM_write_X509(f, x));
-    CHECK(fclose(f) == 0);
-}
-
-/* A self-signed certificate for CN=localhost, SAN DNS:localhost. */
-static X509 *self_signed(EVP_PKEY *key)
-{
-    X509 *x = X509_new();
-    CHECK(x);
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 365L * 24 * 3600);
-    X509_set_pubkey(x, key);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
-                               0);
-    X509_set_issuer_name(x, name);
-    X509V3_CTX v3;
-    X509V3_set_ctx_nodb(&v3);
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost");
-    CHECK(san && X509_add_ext(x, san, -1));
-    X509_EXTENSION_free(san);
-    CHECK(X509_sign(x, key, EVP_sha256()));
-    return x;
-}
-
 static void make_contexts(void)
 {
-    char dir[] = "/tmp/cio-fuzz-tls-XXXXXX", cert[64], key[64];
-    CHECK(mkdtemp(dir));
-    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-    snprintf(key, sizeof(key), "%s/key.pem", dir);
-    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    CHECK(pkey);
-    X509 *x = self_signed(pkey);
-    write_pem(cert, x, NULL);
-    write_pem(key, NULL, pkey);
-    X509_free(x);
-    EVP_PKEY_free(pkey);
-
+    struct fuzz_certs certs;
+    fuzz_certs_make(&certs);
     cio_tls_server_opts so = CIO_TLS_SERVER_OPTS_INIT;
-    so.certfile = cert;
-    so.keyfile = key;
+    so.certfile = certs.cert;
+    so.keyfile = certs.key;
     CHECK(cio_tls_server_ctx(&ctxs[SERVER], &so) == 0);
-    so.client_cafile = cert;
+    so.client_cafile = certs.cert;
     so.verify_client = CIO_TLS_VERIFY_REQUIRED;
     CHECK(cio_tls_server_ctx(&ctxs[SERVER_MTLS], &so) == 0);
     cio_tls_client_opts co = CIO_TLS_CLIENT_OPTS_INIT;
-    co.cafile = cert;
+    co.cafile = certs.cert;
     CHECK(cio_tls_client_ctx(&ctxs[CLIENT_VERIFY], &co) == 0);
     co.cafile = NULL;
     co.no_verify = true;
     CHECK(cio_tls_client_ctx(&ctxs[CLIENT_NO_VERIFY], &co) == 0);
-    CHECK(unlink(cert) == 0 && unlink(key) == 0 && rmdir(dir) == 0);
+    fuzz_certs_remove(&certs);
 }
 
 /* The errors cio_start_tls documents for a peer that misbehaves. */
