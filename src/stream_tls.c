@@ -50,7 +50,10 @@ static int upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *name, double hs_
     if (!(hs_timeout > 0) || !(sd_timeout > 0))
         return -EINVAL;
     size_t have = cio__buf_len(&s->rbuf);
-    int rc = cio__tls_wrap(s->tp, ctx, name, sd_timeout, cio__buf_head(&s->rbuf), have, s->eof, &t);
+    /* A stream that never read has no buffer: no head pointer either
+     * (NULL + 0 is undefined behaviour). */
+    const char *early = have ? cio__buf_head(&s->rbuf) : NULL;
+    int rc = cio__tls_wrap(s->tp, ctx, name, sd_timeout, early, have, s->eof, &t);
     if (rc == -EINVAL)
         return rc; /* a bad argument: the stream is untouched */
     if (rc) {
