@@ -1,12 +1,12 @@
 # Thin wrapper around CMake.  The build itself lives in CMakeLists.txt.
 #
 #   make            build (build/)
-#   make test       build + ctest in build/, in the sanitizer build build-asan/ and
-#                   with the ucontext switch in build-ucontext/; the
-#                   cross-thread programs under ThreadSanitizer in build-tsan/; every fuzz
-#                   harness for FUZZ_TEST_TIME seconds (default 30) in build-fuzz/
-#                   when clang is installed; AArch64 cross build + smoke test
-#                   under qemu-user
+#   make test       build + ctest in build/, in the sanitizer build build-asan/,
+#                   with the ucontext switch in build-ucontext/, without TLS
+#                   in build-notls/ (-DCIO_TLS=OFF); the cross-thread programs
+#                   under ThreadSanitizer in build-tsan/; every fuzz harness for
+#                   FUZZ_TEST_TIME seconds (default 30) in build-fuzz/ when clang
+#                   is installed; AArch64 cross build + smoke test under qemu-user
 #   make fuzz       build the libFuzzer harnesses (clang) in build-fuzz/ and run
 #                   each for FUZZ_TIME seconds (default 300); FUZZ=name picks one
 #   make bench      build and run the benchmarks (SECTIONS="core memory network tls")
@@ -21,6 +21,7 @@ MAKEFLAGS += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 UCONTEXT_BUILD ?= build-ucontext
+NOTLS_BUILD ?= build-notls
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TIME  ?= 300
@@ -53,11 +54,12 @@ build: deps
 # failure.
 test: deps
 	@passed=0; failed=0; \
-	for kind in normal asan ucontext tsan fuzz; do \
+	for kind in normal asan ucontext notls tsan fuzz; do \
 	    case $$kind in \
 	    normal) dir=$(BUILD); flags="";; \
 	    asan) dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF";; \
 	    ucontext) dir=$(UCONTEXT_BUILD); flags="-DCIO_CONTEXT=ucontext -DCIO_BUILD_BENCH=OFF";; \
+	    notls) dir=$(NOTLS_BUILD); flags="-DCIO_TLS=OFF -DCIO_BUILD_BENCH=OFF";; \
 	    tsan) dir=$(TSAN_BUILD); flags="-DCIO_TSAN=ON";; \
 	    fuzz) dir=$(FUZZ_BUILD); flags="$(FUZZ_FLAGS)"; export FUZZ_TIME=$(FUZZ_TEST_TIME); \
 	        if ! command -v clang >/dev/null; then echo "==== fuzz build: skipped (no clang)"; continue; fi;; \
@@ -101,4 +103,4 @@ format:
 	if [ -n "$$files" ]; then clang-format -i $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-aarch64
+	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(NOTLS_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-aarch64

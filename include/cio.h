@@ -317,6 +317,10 @@ CIO_EXTERN int cio_wait_writable(int fd);
 
 #include "cio/stream.h"
 
+/* A build configured with -DCIO_TLS=OFF defines CIO_NO_TLS for itself and
+ * for the programs built against it: no TLS API then. */
+#ifndef CIO_NO_TLS
 #include "cio/tls.h"
+#endif
 
 #endif

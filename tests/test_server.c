@@ -25,7 +25,9 @@
 #include "check_helpers.h"
 #include "fault.h"
 #include "helpers.h"
+#ifndef CIO_NO_TLS
 #include "tls_certs.h"
+#endif
 
 TestSuite(server, .timeout = 60);
 
@@ -1178,6 +1180,7 @@ STEST(allocation_failure_while_accepting_drops_only_that_connection)
     return 0;
 }
 
+#ifndef CIO_NO_TLS
 /* ---- TLS --------------------------------------------------------------------------------- */
 
 static void tls_echo_handler(cio_stream *s, void *arg)
@@ -1231,3 +1234,4 @@ STEST(tls_server, .init = tc_setup, .fini = tc_teardown)
     cio_tls_ctx_free(cctx);
     return 0;
 }
+#endif

@@ -10,7 +10,7 @@
 #   tools/cross_aarch64.sh            all four steps
 #   CIO_CROSS_OUT=dir                 output directory (default build-aarch64)
 #   CIO_CROSS_SOURCES="a.c b.c"       library sources to use instead of
-#                                     src/*.c src/backend/*.c
+#                                     src/*/*.c (but src/arch)
 #
 # Needs gcc-aarch64-linux-gnu and qemu-user (Debian packages); installs them
 # with apt-get when missing and run as root, else prints the command.
@@ -53,7 +53,7 @@ library_sources() {
         # shellcheck disable=SC2086
         printf '%s\n' $CIO_CROSS_SOURCES
     else
-        ls src/*.c src/backend/*.c
+        ls src/sys/*.c src/core/*.c src/sync/*.c src/backend/*.c src/net/*.c src/tls/*.c src/stream/*.c
     fi
 }
 

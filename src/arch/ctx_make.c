@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "arch.h"
+#include "arch/arch.h"
 
 #if !defined(CIO_CONTEXT_UCONTEXT)
 

@@ -3,18 +3,19 @@
  * syscall, wait after EAGAIN" makes edge triggering lossless. */
 #include <sys/epoll.h>
 
-#include "../loop.h"
+#include "backend/backend.h"
+#include "sys/sys.h"
 
 enum { MAX_EVENTS = 256 };
 
-struct epoll_state {
+struct cio__backend_state {
     int epfd;
     struct epoll_event events[MAX_EVENTS];
 };
 
-static int ep_init(cio_loop *loop)
+static int ep_init(cio__backend_state **out)
 {
-    struct epoll_state *st = cio__malloc(sizeof(*st));
+    struct cio__backend_state *st = cio__malloc(sizeof(*st));
     if (!st)
         return -ENOMEM;
     st->epfd = cio__epoll_create();
@@ -23,41 +24,36 @@ static int ep_init(cio_loop *loop)
         cio__free(st);
         return err;
     }
-    cio__loop_set_backend_data(loop, st);
+    *out = st;
     return 0;
 }
 
-static void ep_term(cio_loop *loop)
+static void ep_term(cio__backend_state *st)
 {
-    struct epoll_state *st = cio__loop_backend_data(loop);
     cio__close(st->epfd);
     cio__free(st);
-    cio__loop_set_backend_data(loop, NULL);
 }
 
-static int ep_add(cio_loop *loop, cio__io *io)
+static int ep_add(cio__backend_state *st, cio__io *io)
 {
-    struct epoll_state *st = cio__loop_backend_data(loop);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = io};
     if (cio__epoll_ctl(st->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0)
         return cio__err();
     return 0;
 }
 
-static void ep_del(cio_loop *loop, cio__io *io)
+static void ep_del(cio__backend_state *st, cio__io *io)
 {
-    struct epoll_state *st = cio__loop_backend_data(loop);
     /* Fails harmlessly if the fd was already closed. */
     epoll_ctl(st->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
 
 /* Edge-triggered registrations need nothing, except for foreign fds: a
  * MOD makes epoll report the current readiness as a fresh edge. */
-static int ep_update(cio_loop *loop, cio__io *io)
+static int ep_update(cio__backend_state *st, cio__io *io)
 {
     if (!io->level)
         return 0;
-    struct epoll_state *st = cio__loop_backend_data(loop);
     struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLET, .data.ptr = io};
     ev.events |= (io->want_read ? EPOLLIN : 0) | (io->want_write ? EPOLLOUT : 0);
     if (cio__epoll_ctl(st->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0)
@@ -65,9 +61,8 @@ static int ep_update(cio_loop *loop, cio__io *io)
     return 0;
 }
 
-static int ep_poll(cio_loop *loop, int64_t timeout_ns)
+static int ep_poll(cio__backend_state *st, int64_t timeout_ns)
 {
-    struct epoll_state *st = cio__loop_backend_data(loop);
     int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
     if (timeout_ns > (int64_t)1000000 * 1000000)
         ms = 1000000000;

@@ -2,35 +2,33 @@
  * watchers and, on each poll, asks only for the directions their owners
  * want (want_read/want_write): it is level-triggered, so asking for what
  * nobody waits for would spin. */
-#include "../loop.h"
+#include "backend/backend.h"
+#include "sys/sys.h"
 
-struct poll_state {
+struct cio__backend_state {
     cio__io **ios;
     struct pollfd *fds;
     size_t n, cap;
 };
 
-static int pl_init(cio_loop *loop)
+static int pl_init(cio__backend_state **out)
 {
-    struct poll_state *st = cio__calloc(1, sizeof(*st));
+    struct cio__backend_state *st = cio__calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
-    cio__loop_set_backend_data(loop, st);
+    *out = st;
     return 0;
 }
 
-static void pl_term(cio_loop *loop)
+static void pl_term(cio__backend_state *st)
 {
-    struct poll_state *st = cio__loop_backend_data(loop);
     cio__free(st->ios);
     cio__free(st->fds);
     cio__free(st);
-    cio__loop_set_backend_data(loop, NULL);
 }
 
-static int pl_add(cio_loop *loop, cio__io *io)
+static int pl_add(cio__backend_state *st, cio__io *io)
 {
-    struct poll_state *st = cio__loop_backend_data(loop);
     if (st->n == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 16;
         cio__io **ios = cio__reallocarray(st->ios, cap, sizeof(*ios));
@@ -48,9 +46,8 @@ static int pl_add(cio_loop *loop, cio__io *io)
     return 0;
 }
 
-static void pl_del(cio_loop *loop, cio__io *io)
+static void pl_del(cio__backend_state *st, cio__io *io)
 {
-    struct poll_state *st = cio__loop_backend_data(loop);
     size_t i = (size_t)io->poll_index;
     cio__io *last = st->ios[--st->n];
     st->ios[i] = last;
@@ -58,15 +55,14 @@ static void pl_del(cio_loop *loop, cio__io *io)
     io->poll_index = -1;
 }
 
-static int pl_update(cio_loop *loop, cio__io *io)
+static int pl_update(cio__backend_state *st, cio__io *io)
 {
-    (void)loop, (void)io;
+    (void)st, (void)io;
     return 0;
 }
 
-static int pl_poll(cio_loop *loop, int64_t timeout_ns)
+static int pl_poll(cio__backend_state *st, int64_t timeout_ns)
 {
-    struct poll_state *st = cio__loop_backend_data(loop);
     int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
     if (timeout_ns > (int64_t)1000000 * 1000000)
         ms = 1000000000;
