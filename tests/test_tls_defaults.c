@@ -1,4 +1,4 @@
-/* cio's TLS defaults follow Mozilla's "intermediate" profile (src/tls_ctx.c,
+/* cio's TLS defaults follow Mozilla's "intermediate" profile (src/tls/tls_ctx.c,
  * docs/tls.md): TLS 1.2 and 1.3 only, TLS 1.2 with ECDHE key exchange and
  * AEAD ciphers only; and the documented way to widen them
  * (cio_tls_ctx_native + SSL_CTX_set_cipher_list) works.

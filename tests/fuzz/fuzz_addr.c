@@ -1,4 +1,4 @@
-/* Fuzzing of address parsing and formatting (src/addr.c): the numeric
+/* Fuzzing of address parsing and formatting (src/net/addr.c): the numeric
  * hosts cio_open_connection and cio_start_server take without a resolver,
  * the Unix paths and '@' abstract names of the Unix calls, and
  * cio_addr_format on arbitrary socket addresses.

@@ -101,16 +101,21 @@ static const uint8_t *take_bytes(struct cursor *c, size_t *n)
 
 static void decode_seps(struct cursor *c, struct op *op, bool several)
 {
+    /* readuntil_any may get no separator at all (-EINVAL); readuntil
+     * always has one, "\n" when the input ran out before it. */
     op->nseps = several ? take(c) % (MAX_SEPS + 1) : 1;
     for (size_t i = 0; i < op->nseps; i++) {
         size_t len = 1 + take(c) % 4;
         const uint8_t *p = take_bytes(c, &len);
         if (!len) {
-            op->nseps = i ? i : 1;
-            op->seps[0] = (struct iovec){.iov_base = "\n", .iov_len = 1};
-            return;
+            op->nseps = i;
+            break;
         }
         op->seps[i] = (struct iovec){.iov_base = (void *)p, .iov_len = len};
+    }
+    if (!several && !op->nseps) {
+        op->nseps = 1;
+        op->seps[0] = (struct iovec){.iov_base = "\n", .iov_len = 1};
     }
 }
 
