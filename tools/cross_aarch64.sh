@@ -73,13 +73,18 @@ build() {
     mkdir -p "$dir/obj"
     local have_ssl=1
     echo '#include <openssl/ssl.h>' | $cc "${flags[@]}" -E -x c - >/dev/null 2>&1 || have_ssl=0
+    if [ $have_ssl = 0 ]; then
+        # As CMake's -DCIO_TLS=OFF: no TLS layer, nor the stream's TLS files.
+        log "  no OpenSSL headers for $cc: building without TLS (CIO_NO_TLS)"
+        flags+=(-DCIO_NO_TLS)
+    fi
     # Compile in parallel, at most $JOBS at a time.
     local src obj pid objs=() pids=() failed=0
     for src in $(library_sources) "${arch_srcs[@]}"; do
-        if [ $have_ssl = 0 ] && grep -qE '#include (<openssl/|"tls.h")' "$src"; then
-            log "  skip $src (no OpenSSL headers for $cc)"
-            continue
-        fi
+        case $src in
+        src/tls/* | src/stream/stream_tls.c | src/stream/tls_info.c)
+            [ $have_ssl = 0 ] && continue ;;
+        esac
         obj=$dir/obj/$(echo "${src%.*}" | tr / _).o
         $cc "${flags[@]}" -c "$src" -o "$obj" &
         pids+=($!)

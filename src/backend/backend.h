@@ -1,22 +1,32 @@
-/* The backend seam: how the loop waits for I/O.
+/* The backend seam: how the loop does I/O.
  *
- * Two levels.  The registration level (add/del/update/poll) is what a
- * readiness backend is: the loop registers each fd once as a cio__io and
- * the backend reports readiness through cio__io_ready.  The operation
- * level (backend/ops.h) is what the layers above use: accept, connect,
- * recv, send and poll-for-readiness as operations that complete with a
- * result.  epoll and poll implement the operations as "try the syscall;
- * on EAGAIN wait for readiness; retry" (backend/ready_ops.c); a
- * completion backend (io_uring) submits them instead.
+ * The layers above ask for operations — accept, connect, recv into a
+ * buffer, send an iovec, poll for readable/writable — and get
+ * completions (cio__op).  An operation either completes at once or
+ * later, in loop context, through op->done; an operation that has not
+ * completed can be cancelled, and a cancel that comes too late says so,
+ * so the caller keeps the result (the bytes a recv put in its buffer).
  *
- * Nothing here knows the loop's structure: a backend keeps its state in
- * its own struct (cio__backend_state, defined by each backend) and calls
- * back into the loop only through cio__io_ready. */
+ * epoll and poll are readiness backends: they implement operations as
+ * "try the syscall; on EAGAIN wait for readiness; retry" (backend/ready.c),
+ * below the seam.  A completion backend (io_uring) submits the operations
+ * themselves.  Either way the buffers belong to the submitter, who must
+ * keep them valid until the operation completes or is cancelled.
+ *
+ * Under the operations is the registration of each fd (cio__io).
+ * Owner-driven watchers (streams, whose hot path tries its syscalls
+ * itself with readiness hints, and the loop's eventfd) take readiness
+ * through io->on_ready instead.  A backend keeps its state in its own
+ * struct (cio__backend_state) and calls back only through op->done and
+ * io->on_ready: it knows nothing of the loop. */
 #ifndef CIO_BACKEND_H
 #define CIO_BACKEND_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "cio.h"
 
@@ -36,13 +46,54 @@ typedef struct cio__io {
     /* The peer hung up or the fd failed (edge backends): no further edge
      * will come, so readers must keep trying until EOF or the error. */
     bool hup;
-    bool error;       /* the backend reported an error (EPOLLERR/POLLERR) */
-    cio_task *reader; /* task parked in cio__io_wait for readability */
-    cio_task *writer; /* task parked in cio__io_wait for writability */
+    bool error;            /* the backend reported an error (EPOLLERR/POLLERR) */
+    struct cio__op *rd_op; /* the pending operation waiting to read, if any */
+    struct cio__op *wr_op; /* ... and to write */
     /* Owner-driven watchers (streams, the loop's eventfd): called on
      * readiness instead of waking reader/writer. */
     void (*on_ready)(struct cio__io *io, bool readable, bool writable);
 } cio__io;
+
+enum cio__op_kind {
+    CIO__OP_POLL,    /* wait until readable (dir CIO__IO_READ) or writable: 0 */
+    CIO__OP_ACCEPT,  /* a connection: its fd (non-blocking, close-on-exec) */
+    CIO__OP_CONNECT, /* connect a non-blocking socket: 0 */
+    CIO__OP_RECV,    /* bytes into buf: > 0, 0 at EOF */
+    CIO__OP_SEND,    /* bytes from iov (MSG_NOSIGNAL): the count sent */
+};
+
+/* One operation on a registered fd.  The submitter fills in kind, the
+ * arguments, done and owner; results are >= 0 or -errno (-EBADF when the
+ * fd is deregistered first). */
+typedef struct cio__op {
+    uint8_t kind;
+    uint8_t dir;  /* CIO__OP_POLL: CIO__IO_READ or CIO__IO_WRITE */
+    bool started; /* backend-private (a connect in progress) */
+    cio__io *io;
+    union {
+        struct {
+            struct sockaddr *addr; /* may be NULL */
+            socklen_t *len;
+        } accept;
+        struct {
+            const struct sockaddr *addr;
+            socklen_t len;
+        } connect;
+        struct {
+            void *buf;
+            size_t len;
+        } recv;
+        struct {
+            const struct iovec *iov;
+            int iovcnt;
+        } send;
+    } u;
+    ssize_t result;
+    /* Called once, in loop context, when an operation that did not
+     * complete at submission completes. */
+    void (*done)(struct cio__op *op);
+    void *owner; /* for done */
+} cio__op;
 
 /* Each backend defines this struct for itself. */
 typedef struct cio__backend_state cio__backend_state;
@@ -55,15 +106,31 @@ typedef struct cio__backend {
     void (*del)(cio__backend_state *st, cio__io *io);
     /* Interest changed (want_read/want_write). */
     int (*update)(cio__backend_state *st, cio__io *io);
-    /* Wait at most timeout_ns (-1 forever, 0 poll) and report each ready
-     * fd through cio__io_ready. */
+    /* Wait at most timeout_ns (-1 forever, 0 poll), complete the
+     * operations that can, and report readiness to owner-driven watchers. */
     int (*poll)(cio__backend_state *st, int64_t timeout_ns);
+    /* Start op on op->io: its result when it completes at once (done is
+     * not called), -EINPROGRESS when it will complete through done, or
+     * -EEXIST when another operation already waits in its direction. */
+    ssize_t (*submit)(cio__backend_state *st, cio__op *op);
+    /* Withdraw an operation that returned -EINPROGRESS: 0 when withdrawn
+     * (done will not be called), -EALREADY when it completed first (its
+     * result stands). */
+    int (*cancel)(cio__backend_state *st, cio__op *op);
 } cio__backend;
 
 extern const cio__backend cio__backend_epoll;
 extern const cio__backend cio__backend_poll;
 
-/* Implemented by the loop (core/io.c): called by backends for each ready fd. */
-void cio__io_ready(cio__io *io, bool readable, bool writable, bool error);
+/* ---- backend/ready.c: operations over readiness (epoll, poll) ---- */
+
+/* Submit: try at once, else attach op to its fd's slot for its direction
+ * and ask for that direction (want_read/want_write). */
+ssize_t cio__ready_submit(cio__op *op);
+int cio__ready_cancel(cio__op *op);
+/* A readiness event for io: retry its operations, or tell its owner. */
+void cio__ready_event(cio__io *io, bool readable, bool writable, bool error);
+/* io is being deregistered: its pending operations complete with -EBADF. */
+void cio__ready_close(cio__io *io);
 
 #endif

@@ -44,6 +44,7 @@ static int ep_add(cio__backend_state *st, cio__io *io)
 
 static void ep_del(cio__backend_state *st, cio__io *io)
 {
+    cio__ready_close(io);
     /* Fails harmlessly if the fd was already closed. */
     epoll_ctl(st->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
@@ -76,9 +77,30 @@ static int ep_poll(cio__backend_state *st, int64_t timeout_ns)
             io->hup = true;
         if (e & EPOLLERR)
             io->error = true;
-        cio__io_ready(io, e & (EPOLLIN | EPOLLRDHUP), e & EPOLLOUT, e & (EPOLLERR | EPOLLHUP));
+        cio__ready_event(io, e & (EPOLLIN | EPOLLRDHUP), e & EPOLLOUT, e & (EPOLLERR | EPOLLHUP));
     }
     return 0;
+}
+
+/* A foreign fd's operation re-arms the registration (ep_update), so
+ * epoll reports the readiness it already has. */
+static ssize_t ep_submit(cio__backend_state *st, cio__op *op)
+{
+    ssize_t r = cio__ready_submit(op);
+    if (r == -EINPROGRESS && op->io->level) {
+        int rc = ep_update(st, op->io);
+        if (rc) {
+            cio__ready_cancel(op);
+            return rc;
+        }
+    }
+    return r;
+}
+
+static int ep_cancel(cio__backend_state *st, cio__op *op)
+{
+    (void)st;
+    return cio__ready_cancel(op);
 }
 
 const cio__backend cio__backend_epoll = {
@@ -89,4 +111,6 @@ const cio__backend cio__backend_epoll = {
     .del = ep_del,
     .update = ep_update,
     .poll = ep_poll,
+    .submit = ep_submit,
+    .cancel = ep_cancel,
 };

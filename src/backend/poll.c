@@ -48,6 +48,7 @@ static int pl_add(cio__backend_state *st, cio__io *io)
 
 static void pl_del(cio__backend_state *st, cio__io *io)
 {
+    cio__ready_close(io);
     size_t i = (size_t)io->poll_index;
     cio__io *last = st->ios[--st->n];
     st->ios[i] = last;
@@ -96,10 +97,23 @@ static int pl_poll(cio__backend_state *st, int64_t timeout_ns)
             st->ios[i]->hup = true;
         if (re & POLLERR)
             st->ios[i]->error = true;
-        cio__io_ready(st->ios[i], re & (POLLIN | POLLHUP), re & POLLOUT,
-                      re & (POLLERR | POLLHUP | POLLNVAL));
+        cio__ready_event(st->ios[i], re & (POLLIN | POLLHUP), re & POLLOUT,
+                         re & (POLLERR | POLLHUP | POLLNVAL));
     }
     return 0;
+}
+
+/* Every poll asks for what the watchers want, which submitting sets. */
+static ssize_t pl_submit(cio__backend_state *st, cio__op *op)
+{
+    (void)st;
+    return cio__ready_submit(op);
+}
+
+static int pl_cancel(cio__backend_state *st, cio__op *op)
+{
+    (void)st;
+    return cio__ready_cancel(op);
 }
 
 const cio__backend cio__backend_poll = {
@@ -110,4 +124,6 @@ const cio__backend cio__backend_poll = {
     .del = pl_del,
     .update = pl_update,
     .poll = pl_poll,
+    .submit = pl_submit,
+    .cancel = pl_cancel,
 };

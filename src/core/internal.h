@@ -83,8 +83,14 @@ int cio__call_soon(void (*fn)(void *), void *arg);
 int cio__io_open(cio__io *io, int fd);
 /* Deregister (does not close fd).  Parked waiters are woken with -EBADF. */
 void cio__io_close(cio__io *io);
-/* Park until fd is ready in direction dir (CIO__IO_READ/WRITE).  Returns
- * 0, -EEXIST (another task waits in that direction), or an interrupt. */
+/* Run op (backend.h) on io in the calling task: its result once it
+ * completes, -EEXIST when another operation waits in its direction,
+ * -EBADF when io is closed meanwhile, or the interrupt (-ECANCELED,
+ * -ETIMEDOUT) when it was withdrawn before completing.  A completed
+ * operation's result is never lost to an interrupt. */
+ssize_t cio__io_run(cio__io *io, cio__op *op);
+/* Park until fd is ready in direction dir (CIO__IO_READ/WRITE): a poll
+ * operation.  Returns 0, -EEXIST, -EBADF, or an interrupt. */
 int cio__io_wait(cio__io *io, int dir);
 
 /* ---- handles: resources the loop can list (libuv's uv_walk) ---------- */

@@ -1,7 +1,8 @@
-/* fd watchers: the layer between tasks and the I/O backend.
+/* fd watchers and operations: the layer between tasks and the backend.
  *
- * Users of a watcher try the syscall first and wait only after EAGAIN;
- * the backend then wakes the task parked for that direction. */
+ * A task runs an operation on a registered fd (cio__io_run): the backend
+ * completes it at once or parks the task until it completes; an
+ * interrupted task cancels it, losing nothing that completed. */
 #include <fcntl.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@ int cio__io_open(cio__io *io, int fd)
     io->fd = fd;
     io->poll_index = -1;
     io->want_read = io->want_write = false;
-    io->reader = io->writer = NULL;
+    io->rd_op = io->wr_op = NULL;
     io->on_ready = NULL;
     io->closed = false;
     io->level = false;
@@ -30,46 +31,42 @@ void cio__io_close(cio__io *io)
     cio_loop *loop = cio__loop();
     if (io->closed)
         return;
-    loop->backend->del(loop->backend_state, io);
     io->closed = true;
-    if (io->reader)
-        cio__unpark(io->reader);
-    if (io->writer)
-        cio__unpark(io->writer);
+    /* Pending operations complete with -EBADF, waking their tasks. */
+    loop->backend->del(loop->backend_state, io);
+}
+
+static void op_done(cio__op *op)
+{
+    cio__unpark(op->owner);
+}
+
+ssize_t cio__io_run(cio__io *io, cio__op *op)
+{
+    cio_loop *loop = cio__loop();
+    if (io->closed)
+        return -EBADF;
+    op->io = io;
+    op->done = op_done;
+    op->owner = loop->current;
+    ssize_t r = loop->backend->submit(loop->backend_state, op);
+    if (r != -EINPROGRESS)
+        return r;
+    int rc = cio__park();
+    if (rc == 0)
+        return op->result;
+    /* Interrupted.  An operation that completed meanwhile keeps its
+     * result: a recv's bytes are in the caller's buffer, an accepted fd
+     * is the caller's to use. */
+    if (loop->backend->cancel(loop->backend_state, op) == -EALREADY)
+        return op->result;
+    return rc;
 }
 
 int cio__io_wait(cio__io *io, int dir)
 {
-    cio_loop *loop = cio__loop();
-    cio_task *self = loop->current;
-    cio_task **slot = dir == CIO__IO_READ ? &io->reader : &io->writer;
-    if (io->closed)
-        return -EBADF;
-    if (*slot)
-        return -EEXIST;
-    bool *want = dir == CIO__IO_READ ? &io->want_read : &io->want_write;
-    *slot = self;
-    *want = true;
-    int rc = loop->backend->update(loop->backend_state, io);
-    if (rc == 0)
-        rc = cio__park();
-    *slot = NULL;
-    *want = false;
-    if (rc == 0 && io->closed)
-        rc = -EBADF;
-    return rc;
-}
-
-void cio__io_ready(cio__io *io, bool readable, bool writable, bool error)
-{
-    if (io->on_ready) {
-        io->on_ready(io, readable || error, writable || error);
-        return;
-    }
-    if ((readable || error) && io->reader)
-        cio__unpark(io->reader);
-    if ((writable || error) && io->writer)
-        cio__unpark(io->writer);
+    cio__op op = {.kind = CIO__OP_POLL, .dir = (uint8_t)dir};
+    return (int)cio__io_run(io, &op);
 }
 
 /* Foreign fds (cio_wait_readable/writable) share one watcher per fd, so a

@@ -31,22 +31,18 @@ static int bind_local(int fd, int family, const cio__addr *local, size_t n_local
     return err;
 }
 
-/* Wait for a non-blocking connect to finish; its outcome is SO_ERROR. */
-static int connect_wait(int fd)
+/* Connect a non-blocking socket: a connect operation of the backend,
+ * which waits for the outcome.  0 or the error; fd stays the caller's. */
+static int connect_fd(int fd, const struct sockaddr *sa, socklen_t len)
 {
     cio__io io;
     int rc = cio__io_open(&io, fd);
     if (rc)
         return rc;
-    rc = cio__io_wait(&io, CIO__IO_WRITE);
+    cio__op op = {.kind = CIO__OP_CONNECT, .u.connect = {.addr = sa, .len = len}};
+    rc = (int)cio__io_run(&io, &op);
     cio__io_close(&io);
-    if (rc)
-        return rc;
-    int soerr = 0;
-    socklen_t len = sizeof(soerr);
-    if (cio__getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-        return cio__err();
-    return soerr ? -soerr : 0;
+    return rc;
 }
 
 /* Connect to one address; 0 with *fd_out set, or the error (interrupts
@@ -59,12 +55,8 @@ static int connect_one(const cio__addr *a, const cio__addr *local, size_t n_loca
     int rc = 0;
     if (n_local)
         rc = bind_local(fd, a->family, local, n_local);
-    if (rc == 0 && cio__connect(fd, (const struct sockaddr *)&a->sa, a->len) < 0) {
-        rc = cio__err();
-        /* EINTR: the connect goes on asynchronously, as with EINPROGRESS. */
-        if (rc == -EINPROGRESS || rc == -EINTR)
-            rc = connect_wait(fd);
-    }
+    if (rc == 0)
+        rc = connect_fd(fd, (const struct sockaddr *)&a->sa, a->len);
     if (rc) {
         cio__close(fd);
         return rc;
@@ -296,11 +288,7 @@ int cio__connect_unix(int fd, const struct sockaddr_un *sa, socklen_t len)
 {
     double pause = 0.001;
     for (;;) {
-        if (cio__connect(fd, (const struct sockaddr *)sa, len) == 0)
-            return 0;
-        int rc = cio__err();
-        if (rc == -EINPROGRESS || rc == -EINTR)
-            return connect_wait(fd);
+        int rc = connect_fd(fd, (const struct sockaddr *)sa, len);
         if (rc != -EAGAIN)
             return rc;
         rc = cio_sleep(pause);

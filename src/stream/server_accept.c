@@ -116,22 +116,18 @@ static intptr_t accept_main(void *arg)
         }
         struct sockaddr_storage peer;
         socklen_t plen = sizeof(peer);
-        int fd = cio__accept(l->fd, (struct sockaddr *)&peer, &plen);
+        cio__op op = {.kind = CIO__OP_ACCEPT,
+                      .u.accept = {.addr = (struct sockaddr *)&peer, .len = &plen}};
+        /* Completes at once while connections are queued, else waits. */
+        int fd = (int)cio__io_run(&l->io, &op);
         if (fd >= 0) {
             burst++;
             conn_start(srv, l, fd, (struct sockaddr *)&peer, plen);
             continue;
         }
-        int e = errno;
-        if (e == EAGAIN || e == EWOULDBLOCK) {
-            burst = 0;
-            int rc = cio__io_wait(&l->io, CIO__IO_READ);
-            if (rc == -ECANCELED || rc == -ETIMEDOUT || rc == -EBADF)
-                break;
-            if (rc && cio_sleep(ACCEPT_PAUSE) != 0) /* the backend refused: retry later */
-                break;
-            continue;
-        }
+        int e = -fd;
+        if (e == ECANCELED || e == ETIMEDOUT || e == EBADF)
+            break;
         if (accept_transient(e)) {
             burst++;
             continue;
