@@ -3,12 +3,16 @@
 #   make            build (build/); needs only the build tier of tools/deps.sh
 #                   and never installs anything
 #   make test       build + ctest in build/, in the sanitizer build build-asan/,
-#                   with the ucontext switch in build-ucontext/ and without TLS
-#                   in build-notls/ (-DCIO_TLS=OFF); AArch64 cross
-#                   build + smoke test under qemu-user.  Checks the test tier
-#                   first (installs it only as root with CI=true).  The AArch64
-#                   and clang-format checks run when their tools are present,
-#                   and always in CI (CI=true)
+#                   with the ucontext switch in build-ucontext/, without TLS
+#                   in build-notls/ (-DCIO_TLS=OFF); the cross-thread programs
+#                   under ThreadSanitizer in build-tsan/; every fuzz harness for
+#                   FUZZ_TEST_TIME seconds (default 30) in build-fuzz/ when clang
+#                   is installed; AArch64 cross build + smoke test under
+#                   qemu-user.  Checks the test tier first (installs it only as
+#                   root with CI=true).  The AArch64, clang-format and fuzz
+#                   checks run when their tools are present, and always in CI
+#   make fuzz       build the libFuzzer harnesses (clang) in build-fuzz/ and run
+#                   each for FUZZ_TIME seconds (default 300); FUZZ=name picks one
 #   make bench      build and run the benchmarks (SECTIONS="core memory network tls"),
 #                   then plot the side-by-side ratios into docs/
 #   make soak       build and run the soak test (SOAK_SECONDS=600 SOAK_CONNS=1000;
@@ -25,6 +29,12 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 UCONTEXT_BUILD ?= build-ucontext
 NOTLS_BUILD ?= build-notls
+TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 300
+FUZZ_TEST_TIME ?= 30
+FUZZ       ?=
+FUZZ_FLAGS := -DCMAKE_C_COMPILER=clang -DCIO_FUZZ=ON
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS ?= 2
@@ -36,7 +46,7 @@ SOAK_CONNS ?= 1000
 
 FORMAT_DIRS := src include tests bench examples
 
-.PHONY: all test-deps build test bench soak install demo format clean
+.PHONY: all test-deps build test fuzz bench soak install demo format clean
 
 all: build
 
@@ -49,19 +59,22 @@ build:
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Runs both builds even when the first fails, then prints one summary line
-# "N passed, M failed" over the ctest tests of both.  A build that fails to
+# Runs every build even when one fails, then prints one summary line
+# "N passed, M failed" over the ctest tests of all.  A build that fails to
 # configure/compile, or a ctest run that prints no summary, counts as one
 # failure.
 # Warnings are errors here (CIO_WERROR=ON), not in a user's plain build.
 test: test-deps
 	@passed=0; failed=0; \
-	for kind in normal asan ucontext notls; do \
+	for kind in normal asan ucontext notls tsan fuzz; do \
 	    case $$kind in \
 	    normal) dir=$(BUILD); flags="";; \
 	    asan) dir=$(ASAN_BUILD); flags="-DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF";; \
 	    ucontext) dir=$(UCONTEXT_BUILD); flags="-DCIO_CONTEXT=ucontext -DCIO_BUILD_BENCH=OFF";; \
 	    notls) dir=$(NOTLS_BUILD); flags="-DCIO_TLS=OFF -DCIO_BUILD_BENCH=OFF";; \
+	    tsan) dir=$(TSAN_BUILD); flags="-DCIO_TSAN=ON";; \
+	    fuzz) dir=$(FUZZ_BUILD); flags="$(FUZZ_FLAGS)"; export FUZZ_TIME=$(FUZZ_TEST_TIME); \
+	        if ! command -v clang >/dev/null; then echo "==== fuzz build: skipped (no clang)"; continue; fi;; \
 	    esac; \
 	    echo "==== $$kind build: $$dir"; \
 	    if ! { cmake -S . -B $$dir -DCIO_WERROR=ON -DCIO_BUILD_TESTS=ON $$flags $(CMAKE_ARGS) && \
@@ -83,6 +96,12 @@ test: test-deps
 	echo "$$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
 
+fuzz: test-deps
+	cmake -S . -B $(FUZZ_BUILD) $(FUZZ_FLAGS) $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	FUZZ_TIME=$(FUZZ_TIME) ctest --test-dir $(FUZZ_BUILD) -V -j$(CTEST_JOBS) \
+	    -R 'fuzz\.$(if $(FUZZ),$(FUZZ)$$,)'
+
 bench:
 	cmake -S . -B $(BUILD) -DCIO_BUILD_BENCH=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j$(JOBS)
@@ -102,4 +121,4 @@ format:
 	if [ -n "$$files" ]; then clang-format -i $$files; fi
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(NOTLS_BUILD) build-aarch64
+	rm -rf $(BUILD) $(ASAN_BUILD) $(UCONTEXT_BUILD) $(NOTLS_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-aarch64

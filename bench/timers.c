@@ -1,4 +1,4 @@
-/* A million timers, through the internal timer API (src/internal.h).
+/* A million timers, through the internal timer API (src/core/internal.h).
  *
  *   timers.insert    arm 1,000,000 timers with random deadlines spread over
  *                    the last second (all already due), from inside a task:

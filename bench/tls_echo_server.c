@@ -3,7 +3,7 @@
  *   tls_echo_server PORT CERT KEY [discard]
  *
  * Listens on 127.0.0.1 with a server context made from CERT and KEY
- * (cio's defaults otherwise: TLS 1.2 and 1.3, OpenSSL's cipher order).
+ * (cio's defaults otherwise: TLS 1.2 and 1.3, Mozilla's intermediate suites).
  * Each connection is a task doing read + write + drain, as
  * bench/echo_server.c does over plain TCP; with "discard" it only reads
  * (the send-only comparison with openssl s_server). */

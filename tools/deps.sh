@@ -8,7 +8,7 @@
 #          curl, python3
 #   extra  tools that `make test` uses when present (and CI always
 #          installs): the AArch64 cross compiler and qemu-user,
-#          clang-format, wrk; and what `make bench` needs: gnuplot and the
+#          clang-format, wrk, clang (fuzzing), testssl.sh; and what `make bench` needs: gnuplot and the
 #          peers cio is compared with (liburing, libuv, libevent, Go, Node,
 #          uvloop)
 #
@@ -27,7 +27,7 @@ set -euo pipefail
 
 tier_build=(build-essential cmake libssl-dev openssl netcat-openbsd)
 tier_test=(pkg-config libcriterion-dev socat curl python3)
-tier_ci=(gcc-aarch64-linux-gnu qemu-user clang-format wrk)
+tier_ci=(gcc-aarch64-linux-gnu qemu-user clang-format wrk clang libclang-rt-14-dev testssl.sh)
 tier_extra=(gnuplot-nox liburing-dev libuv1-dev libevent-dev golang-go nodejs python3-uvloop)
 
 usage() {

@@ -11,6 +11,7 @@
  * WARM_MAX they are madvise(MADV_DONTNEED)'d first so an idle pool does
  * not pin memory. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,9 @@ struct cio__stack_pool {
     size_t page;
 };
 
-/* -1 unknown, 0 no, 1 yes: does this kernel have MADV_GUARD_INSTALL? */
-static int guard_install_works = -1;
+/* -1 unknown, 0 no, 1 yes: does this kernel have MADV_GUARD_INSTALL?
+ * Atomic: loops on several threads probe it at once. */
+static atomic_int guard_install_works = -1;
 
 static size_t page_size(void)
 {
@@ -79,14 +81,14 @@ void cio__stack_pool_free(cio__stack_pool *pool)
 
 static int install_guard(void *addr, size_t len)
 {
-    if (guard_install_works != 0) {
+    if (atomic_load_explicit(&guard_install_works, memory_order_relaxed) != 0) {
         if (cio__madvise(addr, len, MADV_GUARD_INSTALL) == 0) {
-            guard_install_works = 1;
+            atomic_store_explicit(&guard_install_works, 1, memory_order_relaxed);
             return 0;
         }
         if (errno != EINVAL)
             return cio__err();
-        guard_install_works = 0;
+        atomic_store_explicit(&guard_install_works, 0, memory_order_relaxed);
     }
     if (cio__mprotect(addr, len, PROT_NONE) == 0)
         return 0;

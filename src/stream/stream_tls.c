@@ -54,7 +54,10 @@ static int upgrade(cio_stream *s, cio_tls_ctx *ctx, const char *name, double hs_
     if (!sd_timeout)
         sd_timeout = CIO_DEFAULT_TLS_SHUTDOWN_TIMEOUT;
     size_t have = cio__buf_len(&s->rbuf);
-    int rc = cio__tls_wrap(s->tp, ctx, name, sd_timeout, cio__buf_head(&s->rbuf), have, s->eof, &t);
+    /* A stream that never read has no buffer: no head pointer either
+     * (NULL + 0 is undefined behaviour). */
+    const char *early = have ? cio__buf_head(&s->rbuf) : NULL;
+    int rc = cio__tls_wrap(s->tp, ctx, name, sd_timeout, early, have, s->eof, &t);
     if (rc == -EINVAL)
         return rc; /* a bad argument: the stream is untouched */
     if (rc) {

@@ -105,6 +105,26 @@ static int set_versions(SSL_CTX *sc, int min, int max)
     return 0;
 }
 
+/* Mozilla's "intermediate" profile (ssl-config.mozilla.org, v5.7),
+ * without its DHE suites: for TLS 1.2 only ECDHE key exchange with AEAD
+ * ciphers (no CBC, so no LUCKY13-class padding oracles, no static RSA);
+ * TLS 1.3's suites are all AEAD and stay at OpenSSL's default.  The
+ * groups are the profile's.  docs/tls.md shows how to widen the list
+ * through cio_tls_ctx_native for peers that need more. */
+#define CIO__TLS12_CIPHERS                                                                         \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define CIO__TLS_GROUPS "X25519:P-256:P-384"
+
+static int set_intermediate(SSL_CTX *sc)
+{
+    if (!SSL_CTX_set_cipher_list(sc, CIO__TLS12_CIPHERS) ||
+        !SSL_CTX_set1_groups_list(sc, CIO__TLS_GROUPS))
+        return cio__tls_ctx_error();
+    return 0;
+}
+
 static int load_cert_key(SSL_CTX *sc, const char *certfile, const char *keyfile)
 {
     if (SSL_CTX_use_certificate_chain_file(sc, certfile) != 1 ||
@@ -137,6 +157,8 @@ static int ctx_new(cio_tls_ctx **out, bool server, int min, int max)
                                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                      SSL_MODE_RELEASE_BUFFERS);
     int rc = set_versions(c->ssl_ctx, min, max);
+    if (rc == 0)
+        rc = set_intermediate(c->ssl_ctx);
     if (rc) {
         cio_tls_ctx_free(c);
         return rc;
