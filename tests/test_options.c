@@ -5,6 +5,7 @@
  * on a zero struct that has the TLS context (asyncio, too, refuses
  * ssl_handshake_timeout without ssl). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
