@@ -60,17 +60,24 @@ static int tls_upgrade(cio_stream **out, const cio_connect_opts *opts, const cha
     return rc;
 }
 
-int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
-                        const cio_connect_opts *opts)
+/* What both open calls check first: arguments, task context, options
+ * (NULL: the defaults, in *opts). */
+static int open_begin(cio_stream **out, const void *where, const cio_connect_opts **opts)
 {
-    if (!out || !host)
+    if (!out || !where)
         return -EINVAL;
     *out = NULL;
     if (!cio__current())
         return -EPERM;
-    if (!opts)
-        opts = &default_opts;
-    int rc = check_opts(opts);
+    if (!*opts)
+        *opts = &default_opts;
+    return check_opts(*opts);
+}
+
+int cio_open_connection(cio_stream **out, const char *host, uint16_t port,
+                        const cio_connect_opts *opts)
+{
+    int rc = open_begin(out, host, &opts);
     if (rc)
         return rc;
     cio__addr *addrs = NULL, *local = NULL;
@@ -108,14 +115,7 @@ out:
 
 int cio_open_unix_connection(cio_stream **out, const char *path, const cio_connect_opts *opts)
 {
-    if (!out || !path)
-        return -EINVAL;
-    *out = NULL;
-    if (!cio__current())
-        return -EPERM;
-    if (!opts)
-        opts = &default_opts;
-    int rc = check_opts(opts);
+    int rc = open_begin(out, path, &opts);
     if (rc)
         return rc;
     /* There is no host name to default to (asyncio requires it too). */
